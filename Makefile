@@ -1,0 +1,11 @@
+# The two commands of the README, and a few for development.
+.PHONY: test run lint bench
+
+test:  ## lint + engine suite + Odoo suites (installs what it needs first)
+	bash scripts/test.sh
+
+run:  ## a demo database, a demo mailbox and SMTP catcher, and Odoo on http://127.0.0.1:8069
+	bash scripts/run.sh
+
+lint:
+	bash -c 'source scripts/env.sh && ensure_venv && "$$VENV/bin/ruff" check . && "$$VENV/bin/ruff" format --check .'

@@ -1,0 +1,23 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+{
+    "name": "CRM Mail Sync",
+    "summary": "Connect salespeople's mailboxes: log sent and received email on contacts and opportunities",
+    "version": "19.0.1.0.0",
+    "category": "Sales/CRM",
+    "author": "crm_mail_sync developers",
+    "license": "LGPL-3",
+    "development_status": "Alpha",
+    "application": False,
+    "installable": True,
+    "depends": ["crm", "mail"],
+    "external_dependencies": {
+        # Distribution names, as Odoo checks them; pinned in requirements.txt.
+        "python": ["imapclient", "msal", "exchangelib", "cryptography", "dnspython"],
+    },
+    "data": [],
+    "assets": {
+        "web.assets_tests": [
+            "crm_mail_sync/static/tests/tours/**/*",
+        ],
+    },
+}

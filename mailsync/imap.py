@@ -1,0 +1,152 @@
+"""IMAP connections over imapclient: connect (SSL, STARTTLS or plain), log in,
+list folders with their special-use flags. Every failure is a typed error."""
+
+import contextlib
+import dataclasses
+import imaplib
+
+import imapclient
+from imapclient import exceptions as imap_exc
+
+from .errors import AuthenticationFailed, ProtocolError, TlsError
+from .security import Security, tls_context, translate_socket_errors
+
+PROTOCOL = "IMAP"
+
+# RFC 6154 special-use attributes, plus the Gmail XLIST names they replace.
+SPECIAL_USE = ("\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash")
+_XLIST_ALIASES = {"\\AllMail": "\\All", "\\Spam": "\\Junk", "\\Starred": "\\Flagged"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ImapSettings:
+    """Where and how to reach one mailbox. ``port=0`` means the usual port."""
+
+    host: str
+    port: int = 0
+    security: Security = Security.SSL
+    username: str = ""
+    password: str = dataclasses.field(default="", repr=False)
+    timeout: float = 20.0
+    cafile: str | None = None  # an extra trusted CA file (private servers, tests)
+
+    def __post_init__(self):
+        object.__setattr__(self, "security", Security(self.security))
+        if not self.port:
+            object.__setattr__(self, "port", self.security.default_port(PROTOCOL))
+
+
+@dataclasses.dataclass(frozen=True)
+class Folder:
+    """One mailbox folder as the server lists it."""
+
+    name: str
+    delimiter: str
+    flags: frozenset
+
+    @property
+    def special_use(self):
+        """``"\\Sent"``, ``"\\Trash"``, ... or ``"\\Inbox"`` for the inbox; else None."""
+        if self.name.upper() == "INBOX":
+            return "\\Inbox"
+        for flag in self.flags:
+            flag = _XLIST_ALIASES.get(flag, flag)
+            if flag in SPECIAL_USE:
+                return flag
+        return None
+
+    @property
+    def selectable(self):
+        return not ({"\\Noselect", "\\NonExistent"} & self.flags)
+
+
+class ImapSession:
+    """A logged-in IMAP connection. Use :func:`connect` to open one."""
+
+    def __init__(self, client, settings):
+        self.client = client
+        self.settings = settings
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        try:
+            self.client.logout()
+        except Exception:  # noqa: BLE001 - the connection may already be gone
+            with contextlib.suppress(Exception):
+                self.client.shutdown()
+
+    @property
+    def capabilities(self):
+        return frozenset(cap.decode() if isinstance(cap, bytes) else cap for cap in self.client.capabilities())
+
+    def folders(self):
+        """All folders, in the server's order, with decoded names and flags."""
+        with self._errors():
+            listing = self.client.list_folders()
+        return [
+            Folder(
+                name=name,
+                delimiter=(delimiter or b"").decode(),
+                flags=frozenset(flag.decode() if isinstance(flag, bytes) else flag for flag in flags),
+            )
+            for flags, delimiter, name in listing
+        ]
+
+    def _errors(self):
+        return _translate(self.settings)
+
+
+def _translate(settings, timeout_reason=None):
+    return translate_socket_errors(PROTOCOL, settings.host, settings.port, timeout_reason)
+
+
+def connect(settings):
+    """Connect, secure and log in; return an :class:`ImapSession`.
+
+    Raises a subclass of :class:`mailsync.errors.MailConnectionError`.
+    """
+    context = tls_context(settings.cafile)
+    host, port = settings.host, settings.port
+    # A plain client that waits for a greeting from a TLS-only port times out:
+    # that timeout means "wrong encryption", not "server down".
+    no_greeting = None if settings.security is Security.SSL else "no_greeting"
+    with _translate(settings, no_greeting):
+        client = imapclient.IMAPClient(
+            host,
+            port=port,
+            ssl=settings.security is Security.SSL,
+            ssl_context=context,
+            timeout=settings.timeout,
+        )
+    try:
+        with _translate(settings):
+            if settings.security is Security.STARTTLS:
+                if not client.has_capability("STARTTLS"):
+                    raise TlsError(PROTOCOL, host, port, "starttls_unsupported")
+                client.starttls(context)
+            _login(client, settings)
+    except BaseException:
+        client.shutdown()
+        raise
+    return ImapSession(client, settings)
+
+
+def _login(client, settings):
+    try:
+        client.login(settings.username, settings.password)
+    except imap_exc.LoginError as exc:
+        raise AuthenticationFailed(PROTOCOL, settings.host, settings.port, None, _server_text(exc)) from None
+    except (imaplib.IMAP4.abort, imap_exc.IMAPClientError) as exc:
+        raise ProtocolError(PROTOCOL, settings.host, settings.port, None, _server_text(exc)) from None
+
+
+def _server_text(exc):
+    text = str(exc)
+    if text.startswith("b'") or text.startswith('b"'):
+        text = text[2:-1]
+    return text

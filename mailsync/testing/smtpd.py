@@ -1,0 +1,113 @@
+"""A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives.
+
+Modes: ``"none"`` (plain), ``"starttls"`` (STARTTLS offered and required) and
+``"ssl"`` (TLS from the first byte); optional AUTH PLAIN/LOGIN against a
+``{login: password}`` table.
+"""
+
+import email
+import email.policy
+import os
+import ssl
+import tempfile
+import threading
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from .certs import make_certificates
+from .dovecot import free_port
+
+
+class _Collector:
+    def __init__(self):
+        self.messages = []
+        self.lock = threading.Lock()
+        self.arrived = threading.Condition(self.lock)
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(
+                {
+                    "mail_from": envelope.mail_from,
+                    "rcpt_tos": list(envelope.rcpt_tos),
+                    "login": session.login_data and session.login_data.decode(),
+                    "message": message,
+                    "raw": envelope.original_content,
+                }
+            )
+            self.arrived.notify_all()
+        return "250 Message accepted for delivery"
+
+
+class SmtpServer:
+    """A running aiosmtpd. Use as a context manager or call start()/stop()."""
+
+    def __init__(self, security="none", users=None):
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.security = security
+        self.users = dict(users or {})
+        self._collector = _Collector()
+        self._controller = None
+        self._dir = None
+        self.certs = None
+
+    @property
+    def messages(self):
+        with self._collector.lock:
+            return list(self._collector.messages)
+
+    def wait_for(self, count, timeout=10):
+        """Wait until at least ``count`` messages arrived; return them all."""
+        with self._collector.arrived:
+            self._collector.arrived.wait_for(lambda: len(self._collector.messages) >= count, timeout)
+            return list(self._collector.messages)
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data):
+        if isinstance(auth_data, LoginPassword):
+            login = auth_data.login.decode()
+            if self.users.get(login) == auth_data.password.decode():
+                return AuthResult(success=True, auth_data=auth_data)
+        return AuthResult(success=False, handled=False)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def start(self):
+        self._dir = tempfile.mkdtemp(prefix="crm_mail_sync_smtpd_")
+        self.certs = make_certificates(self._dir)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.certs.cert_file, self.certs.key_file)
+        kwargs = {
+            "hostname": self.host,
+            "port": self.port,
+            "server_hostname": "localhost",
+            "authenticator": self._authenticate if self.users else None,
+            "auth_required": bool(self.users),
+            # aiosmtpd counts only STARTTLS as TLS: with implicit TLS the socket is
+            # already encrypted, so AUTH must not wait for a STARTTLS.
+            "auth_require_tls": self.security == "starttls",
+        }
+        if self.security == "ssl":
+            kwargs["ssl_context"] = context
+        elif self.security == "starttls":
+            kwargs["tls_context"] = context
+            kwargs["require_starttls"] = True
+        self._controller = Controller(self._collector, **kwargs)
+        self._controller.start()
+        return self
+
+    def stop(self):
+        if self._controller:
+            self._controller.stop()
+            self._controller = None
+        if self._dir:
+            for name in os.listdir(self._dir):
+                os.unlink(os.path.join(self._dir, name))
+            os.rmdir(self._dir)
+            self._dir = None

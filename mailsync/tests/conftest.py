@@ -1,0 +1,31 @@
+"""Fixtures of the engine suite: real Dovecot and aiosmtpd on 127.0.0.1."""
+
+import pytest
+
+from mailsync.testing import ALICE, BOB
+from mailsync.testing.dovecot import DovecotServer
+from mailsync.testing.smtpd import SmtpServer
+
+
+@pytest.fixture(scope="session")
+def dovecot():
+    with DovecotServer(users=dict([ALICE, BOB])) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def smtp_starttls():
+    with SmtpServer("starttls", users=dict([ALICE])) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def smtp_ssl():
+    with SmtpServer("ssl", users=dict([ALICE])) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def smtp_plain():
+    with SmtpServer("none") as server:
+        yield server
