@@ -75,13 +75,13 @@ class DovecotServer:
         recognise it by its name).
     """
 
-    def __init__(self, users=None, folders=None, extra_config=""):
+    def __init__(self, users=None, folders=None, extra_config="", port=0, ssl_port=0):
         self.users = dict(users or {"alice@example.com": "alice-password"})
         self.folders = DEFAULT_FOLDERS if folders is None else dict(folders)
         self.extra_config = extra_config
         self.host = "127.0.0.1"
-        self.port = free_port()  # plain IMAP and STARTTLS
-        self.ssl_port = free_port()  # IMAP over TLS
+        self.port = port or free_port()  # plain IMAP and STARTTLS
+        self.ssl_port = ssl_port or free_port()  # IMAP over TLS
         self.root = None
         self.certs = None
         self._process = None

@@ -44,9 +44,9 @@ class _Collector:
 class SmtpServer:
     """A running aiosmtpd. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, security="none", users=None):
+    def __init__(self, security="none", users=None, port=0):
         self.host = "127.0.0.1"
-        self.port = free_port()
+        self.port = port or free_port()
         self.security = security
         self.users = dict(users or {})
         self._collector = _Collector()

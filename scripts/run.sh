@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The run command (README: `make run`): a demo database with the addon installed,
+# a local demo mailbox (Dovecot with sample emails) and SMTP catcher, and Odoo.
+# Ctrl-C stops everything. Settings: CRM_MAIL_SYNC_DB (default crm_mail_sync_demo),
+# HTTP_PORT (8069), DEMO_IMAP_PORT (1143), DEMO_IMAPS_PORT (1993), DEMO_SMTP_PORT (1025).
+source "$(dirname "$0")/env.sh"
+
+if ! have_odoo; then
+    echo "ERROR: no Odoo 19 at ODOO_SRC=$ODOO_SRC. Check out Odoo 19 Community there (README, Install)." >&2
+    exit 1
+fi
+ensure_debian_packages
+ensure_venv
+db="${CRM_MAIL_SYNC_DB:-crm_mail_sync_demo}"
+http_port="${HTTP_PORT:-8069}"
+
+"$PY" "$REPO/scripts/demo_servers.py" --imap-port "${DEMO_IMAP_PORT:-1143}" \
+    --imaps-port "${DEMO_IMAPS_PORT:-1993}" --smtp-port "${DEMO_SMTP_PORT:-1025}" &
+demo_pid=$!
+stop_demo() { kill -TERM "$demo_pid" 2>/dev/null || true; wait "$demo_pid" 2>/dev/null || true; }
+trap stop_demo EXIT
+
+cat <<EOM
+
+================================================================================
+ Odoo with CRM Mail Sync:  http://127.0.0.1:$http_port   (login admin, password admin)
+ Database: $db (created and the addon installed on first run)
+ The demo mailbox and SMTP catcher print their settings below. Ctrl-C stops all.
+================================================================================
+
+EOM
+# -i installs the addon in a new database and is a no-op when it is installed.
+# shellcheck disable=SC2046
+"$PY" "$ODOO_SRC/odoo-bin" $(odoo_db_args) -d "$db" --db-filter="^$db\$" \
+    --addons-path="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$(addons_link_dir)" \
+    --http-interface=127.0.0.1 --http-port="$http_port" -i crm_mail_sync --without-demo=True || true
