@@ -23,7 +23,7 @@ else
 fi
 
 say "Engine suite (pytest; real Dovecot and aiosmtpd on 127.0.0.1)"
-"$PY" -m pytest --junitxml="$RESULTS/engine.xml" || true
+"$PY" -m pytest mailsync/tests --junitxml="$RESULTS/engine.xml" || true
 read -r e_pass e_fail e_skip < <("$PY" scripts/report.py junit "$RESULTS/engine.xml")
 [ "$e_fail" -eq 0 ] && [ "$e_pass" -gt 0 ] || problems+=("engine suite")
 
