@@ -1,3 +1,4 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 # The protocol and mail logic lives in the odoo-free package `mailsync`;
 # the Odoo side (models, wizards, controllers) only stores state and calls it.
+from . import models as models

@@ -14,7 +14,13 @@
         # Distribution names, as Odoo checks them; pinned in requirements.txt.
         "python": ["imapclient", "msal", "exchangelib", "cryptography", "dnspython"],
     },
-    "data": [],
+    "data": [
+        "security/ir.model.access.csv",
+        "security/crm_mail_account_security.xml",
+        "views/crm_mail_account_views.xml",
+        "views/crm_mail_provider_views.xml",
+        "views/crm_mail_sync_menus.xml",
+    ],
     "assets": {
         "web.assets_tests": [
             "crm_mail_sync/static/tests/tours/**/*",

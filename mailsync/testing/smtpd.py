@@ -7,16 +7,35 @@ Modes: ``"none"`` (plain), ``"starttls"`` (STARTTLS offered and required) and
 
 import email
 import email.policy
+import logging
 import os
 import ssl
 import tempfile
 import threading
+import warnings
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from .certs import make_certificates
 from .dovecot import free_port
+
+# Test servers offer AUTH without TLS on purpose (plain mode), and aiosmtpd's
+# own AUTH code sets a deprecated attribute: it logs both on every connection,
+# which would drown real warnings in test logs.
+_AUTH_WITHOUT_TLS = "Requiring AUTH while not requiring TLS"
+warnings.filterwarnings("ignore", message=_AUTH_WITHOUT_TLS, category=UserWarning)
+
+
+class _QuietTestServerNoise(logging.Filter):
+    NOISE = ("auth_require_tls == False", "Session.login_data is deprecated")
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not any(noise in message for noise in self.NOISE)
+
+
+logging.getLogger("mail.log").addFilter(_QuietTestServerNoise())
 
 
 class _Collector:
@@ -32,7 +51,7 @@ class _Collector:
                 {
                     "mail_from": envelope.mail_from,
                     "rcpt_tos": list(envelope.rcpt_tos),
-                    "login": session.login_data and session.login_data.decode(),
+                    "login": session.auth_data.login.decode() if session.auth_data else None,
                     "message": message,
                     "raw": envelope.original_content,
                 }
@@ -58,6 +77,11 @@ class SmtpServer:
     def messages(self):
         with self._collector.lock:
             return list(self._collector.messages)
+
+    def clear(self):
+        """Forget what was received so far (between tests sharing a server)."""
+        with self._collector.lock:
+            self._collector.messages.clear()
 
     def wait_for(self, count, timeout=10):
         """Wait until at least ``count`` messages arrived; return them all."""

@@ -1,0 +1,6 @@
+# Order matters: Odoo registers models in import order, mixins before their users.
+# ruff: noqa: I001
+from . import crm_mail_secret_mixin as crm_mail_secret_mixin
+from . import crm_mail_provider as crm_mail_provider
+from . import crm_mail_account as crm_mail_account
+from . import ir_mail_server as ir_mail_server

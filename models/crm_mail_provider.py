@@ -1,0 +1,54 @@
+from odoo import fields, models
+
+SECURITY_SELECTION = [
+    ("ssl", "SSL/TLS"),
+    ("starttls", "STARTTLS"),
+    ("none", "None (unencrypted)"),
+]
+
+
+class CrmMailProvider(models.Model):
+    """A mail provider preset (Gmail, Outlook.com, Orange, ...): the servers,
+    ports, encryption and sign-in methods that the setup wizard fills in for a
+    user, and how to recognise the provider from an email address. Loaded from
+    data/provider_presets.xml; admins may add their own."""
+
+    _name = "crm.mail.provider"
+    _description = "Mail Provider Preset"
+    _order = "sequence, name"
+
+    name = fields.Char(required=True)
+    code = fields.Char(required=True, help="Stable technical key of the preset.")
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    imap_host = fields.Char("Incoming Server")
+    imap_port = fields.Integer("Incoming Port")
+    imap_security = fields.Selection(SECURITY_SELECTION, "Incoming Encryption", default="ssl")
+    smtp_host = fields.Char("Outgoing Server")
+    smtp_port = fields.Integer("Outgoing Port")
+    smtp_security = fields.Selection(SECURITY_SELECTION, "Outgoing Encryption", default="starttls")
+    auth_password = fields.Boolean("Password Sign-in", default=True)
+    app_password_with_2fa = fields.Boolean(
+        "App Password with 2-Step Verification",
+        help="With 2-step verification on, this provider refuses the usual password: "
+        "the user creates an app password and signs in with it.",
+    )
+    auth_oauth_microsoft = fields.Boolean("Microsoft OAuth 2.0")
+    auth_oauth_google = fields.Boolean("Google OAuth 2.0")
+    domains = fields.Char(help="Email domains served by this provider, separated by spaces.")
+    mx_patterns = fields.Char(
+        "MX Patterns",
+        help="Patterns of mail exchanger host names that identify this provider for a custom "
+        "domain, separated by spaces (e.g. *.google.com).",
+    )
+    login_format = fields.Selection(
+        [("email", "Full email address"), ("local_part", "Part before the @")],
+        default="email",
+        required=True,
+    )
+    app_password_url = fields.Char("App Password Page")
+    app_password_help = fields.Text("App Password Steps", translate=True)
+    source_url = fields.Char("Source", help="Public page the server settings were checked against.")
+    note = fields.Char()
+
+    _code_unique = models.Constraint("UNIQUE(code)", "A provider preset with this code already exists.")

@@ -1,0 +1,40 @@
+import os
+from unittest.mock import patch
+
+from odoo.tests import TransactionCase, new_test_user
+
+from odoo.addons.crm_mail_sync.mailsync import secrets
+from odoo.addons.crm_mail_sync.mailsync.testing import ALICE, BOB
+from odoo.addons.crm_mail_sync.mailsync.testing.dovecot import DovecotServer
+from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
+
+
+class MailSyncCase(TransactionCase):
+    """A real private Dovecot on 127.0.0.1 for the class, an encryption key in
+    the environment (as an administrator would configure it), and two
+    salespeople."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dovecot = cls.enterClassContext(DovecotServer(users=dict([ALICE, BOB])))
+        cls.encryption_key = secrets.generate_key()
+        cls.startClassPatcher(patch.dict(os.environ, {KEY_ENV: cls.encryption_key}))
+        cls.salesman = new_test_user(
+            cls.env, login="sam", name="Sam Seller", email=ALICE[0], groups="sales_team.group_sale_salesman"
+        )
+        cls.colleague = new_test_user(
+            cls.env, login="cleo", name="Cleo Colleague", email=BOB[0], groups="sales_team.group_sale_salesman"
+        )
+        cls.Account = cls.env["crm.mail.account"]
+
+    def imap_values(self, login=ALICE[0], password=ALICE[1], **values):
+        return {
+            "email": login,
+            "imap_host": self.dovecot.host,
+            "imap_port": self.dovecot.port,
+            "imap_security": "none",
+            "imap_login": login,
+            "imap_password": password,
+            **values,
+        }

@@ -1,0 +1,63 @@
+from unittest.mock import patch
+
+from odoo.exceptions import UserError
+from odoo.tests import TransactionCase, tagged
+
+from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
+from odoo.addons.crm_mail_sync.mailsync.testing.smtpd import SmtpServer
+
+
+@tagged("post_install", "-at_install")
+class TestOutgoingServerTestEmail(TransactionCase):
+    """A real SMTP server (aiosmtpd) receives the test email of every save."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.smtpd = cls.enterClassContext(SmtpServer("none", users=dict([ALICE])))
+        # Odoo never sends in tests; these tests are about sending, to 127.0.0.1 only.
+        IrMailServer = type(cls.env["ir.mail_server"])
+        cls.startClassPatcher(patch.object(IrMailServer, "_disable_send", classmethod(lambda cls: False)))
+        cls.env.user.email = "admin@yourcompany.example.com"
+
+    def setUp(self):
+        super().setUp()
+        self.smtpd.clear()
+
+    def server_values(self, **values):
+        return {
+            "name": "Sam's SMTP",
+            "smtp_host": self.smtpd.host,
+            "smtp_port": self.smtpd.port,
+            "smtp_encryption": "none",
+            "smtp_authentication": "login",
+            "smtp_user": ALICE[0],
+            "smtp_pass": ALICE[1],
+            "from_filter": ALICE[0],
+            **values,
+        }
+
+    def test_creating_a_server_sends_a_test_email_to_the_current_user(self):
+        self.env["ir.mail_server"].create(self.server_values())
+        received = self.smtpd.wait_for(1)
+        self.assertEqual(len(received), 1)
+        self.assertEqual(received[0]["rcpt_tos"], ["admin@yourcompany.example.com"])
+        self.assertEqual(received[0]["login"], ALICE[0], "sent through the saved credentials")
+        self.assertIn("Sam's SMTP", received[0]["message"]["Subject"])
+
+    def test_every_save_of_smtp_settings_sends_again(self):
+        server = self.env["ir.mail_server"].create(self.server_values())
+        server.write({"smtp_port": self.smtpd.port})
+        server.write({"sequence": 5})  # not an SMTP setting: no email
+        self.assertEqual(len(self.smtpd.wait_for(2)), 2)
+
+    def test_settings_that_cannot_send_are_refused_with_the_reason(self):
+        # A refused save is rolled back, as the request that made it would be.
+        with self.assertRaisesRegex(UserError, "could not send the test email.*not saved"), self.env.cr.savepoint():
+            self.env["ir.mail_server"].create(self.server_values(smtp_pass="wrong"))
+        self.assertFalse(self.env["ir.mail_server"].search([("name", "=", "Sam's SMTP")]))
+
+    def test_a_user_without_email_is_told_to_set_one(self):
+        self.env.user.email = False
+        with self.assertRaisesRegex(UserError, "set your email address"), self.env.cr.savepoint():
+            self.env["ir.mail_server"].create(self.server_values())
