@@ -65,6 +65,10 @@ class AuthenticationFailed(MailConnectionError):
             "verification, create an app password and use it instead of your "
             "usual password.",
         ),
+        "token": (
+            "the server refused the OAuth 2.0 access token",
+            "Sign in with your provider again: the sign-in may have expired or been revoked.",
+        ),
         "mechanism": (
             "the server does not accept this sign-in method",
             "Choose another authentication method for this server.",

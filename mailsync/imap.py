@@ -29,6 +29,7 @@ class ImapSettings:
     password: str = dataclasses.field(default="", repr=False)
     timeout: float = 20.0
     cafile: str | None = None  # an extra trusted CA file (private servers, tests)
+    access_token: str = dataclasses.field(default="", repr=False)  # OAuth 2.0: sign in with XOAUTH2
 
     def __post_init__(self):
         object.__setattr__(self, "security", Security(self.security))
@@ -138,9 +139,13 @@ def connect(settings):
 
 def _login(client, settings):
     try:
-        client.login(settings.username, settings.password)
+        if settings.access_token:
+            client.oauth2_login(settings.username, settings.access_token)
+        else:
+            client.login(settings.username, settings.password)
     except imap_exc.LoginError as exc:
-        raise AuthenticationFailed(PROTOCOL, settings.host, settings.port, None, _server_text(exc)) from None
+        reason = "token" if settings.access_token else None
+        raise AuthenticationFailed(PROTOCOL, settings.host, settings.port, reason, _server_text(exc)) from None
     except (imaplib.IMAP4.abort, imap_exc.IMAPClientError) as exc:
         raise ProtocolError(PROTOCOL, settings.host, settings.port, None, _server_text(exc)) from None
 

@@ -16,6 +16,10 @@ MESSAGES = {
         "account uses 2-step verification, create an app password and use it instead of your "
         "usual password."
     ),
+    ("auth_failed", "token"): _lt(
+        "%(protocol)s server %(server)s refused the OAuth 2.0 access token. Sign in with your "
+        "provider again: the sign-in may have expired or been revoked."
+    ),
     ("auth_failed", "mechanism"): _lt(
         "%(protocol)s server %(server)s does not accept this sign-in method. Choose another "
         "authentication method, or switch SMTP authentication off if the server needs none."

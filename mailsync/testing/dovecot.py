@@ -75,10 +75,12 @@ class DovecotServer:
         recognise it by its name).
     """
 
-    def __init__(self, users=None, folders=None, extra_config="", port=0, ssl_port=0):
+    def __init__(self, users=None, folders=None, extra_config="", port=0, ssl_port=0, oauth2_introspection_url=None):
         self.users = dict(users or {"alice@example.com": "alice-password"})
         self.folders = DEFAULT_FOLDERS if folders is None else dict(folders)
         self.extra_config = extra_config
+        # XOAUTH2/OAUTHBEARER sign-in, checked by RFC 7662 introspection at this URL.
+        self.oauth2_introspection_url = oauth2_introspection_url
         self.host = "127.0.0.1"
         self.port = port or free_port()  # plain IMAP and STARTTLS
         self.ssl_port = ssl_port or free_port()  # IMAP over TLS
@@ -179,6 +181,24 @@ class DovecotServer:
         not_root = os.geteuid() != 0
         chroot = "  chroot =\n" if not_root else ""
         group = grp.getgrgid(acc.gid).gr_name
+        mechanisms = "plain login"
+        oauth2 = ""
+        if self.oauth2_introspection_url:
+            mechanisms += " xoauth2 oauthbearer"
+            with open(os.path.join(root, "oauth2.conf.ext"), "w") as f:
+                f.write(
+                    f"introspection_url = {self.oauth2_introspection_url}\n"
+                    "introspection_mode = post\n"
+                    "username_attribute = email\n"
+                    "active_attribute = active\n"
+                    "active_value = true\n"
+                )
+            oauth2 = f"""passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/oauth2.conf.ext
+}}
+"""
         return f"""# Private test Dovecot written by crm_mail_sync's test harness.
 base_dir = {root}/run
 state_dir = {root}/state
@@ -197,9 +217,9 @@ ssl_cert = <{self.certs.cert_file}
 ssl_key = <{self.certs.key_file}
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 mail_location = maildir:~/Maildir
-passdb {{
+{oauth2}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/users
 }}

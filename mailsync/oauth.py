@@ -1,0 +1,162 @@
+"""Microsoft OAuth 2.0 through msal: user sign-in (authorization code flow with
+PKCE and state, checked by msal), token refresh, and the client credentials
+grant (app-only, e.g. Mail.Send through Microsoft Graph).
+
+The application registration gives a tenant id, a client id and a client
+secret. ``authority_host`` is Microsoft's login host; tests point it at
+:mod:`mailsync.testing.oauth_server`.
+"""
+
+import dataclasses
+import time
+
+import msal
+import requests
+
+from .errors import MailSyncError
+
+MICROSOFT_LOGIN = "https://login.microsoftonline.com"
+# Delegated scopes for reading a mailbox over IMAP and sending over SMTP as the
+# signed-in user (msal adds openid, profile and offline_access itself).
+MICROSOFT_MAIL_SCOPES = (
+    "https://outlook.office.com/IMAP.AccessAsUser.All",
+    "https://outlook.office.com/SMTP.Send",
+)
+# App-only: the permissions granted to the application (e.g. Mail.Send).
+MICROSOFT_GRAPH_APP_SCOPES = ("https://graph.microsoft.com/.default",)
+
+
+class OAuthError(MailSyncError):
+    """The identity provider refused, or could not be reached."""
+
+    code = "oauth"
+    texts = {
+        "invalid_client": "the application (client id or client secret) was refused",
+        "invalid_grant": "the sign-in has expired or was revoked",
+        "access_denied": "the sign-in was cancelled or consent was refused",
+        "state_mismatch": "the sign-in answer does not belong to this sign-in",
+        "unreachable": "the sign-in service cannot be reached",
+        None: "the sign-in failed",
+    }
+    hints = {
+        "invalid_client": "Check the tenant id, client id and client secret of the app registration "
+        "(a client secret also expires).",
+        "invalid_grant": "Sign in again.",
+        "access_denied": "Sign in again and accept the requested permissions.",
+        "state_mismatch": "Start the sign-in again from Odoo.",
+        "unreachable": "Check the network, then try again.",
+        None: "Try again; if it persists, check the app registration.",
+    }
+
+    def __init__(self, reason=None, detail=""):
+        self.reason = reason if reason in self.texts else None
+        self.detail = str(detail or "").strip()
+        text = f"Microsoft sign-in: {self.texts[self.reason]}."
+        if self.detail:
+            text += f" (Provider said: {self.detail})"
+        super().__init__(f"{text} {self.hints[self.reason]}")
+
+
+@dataclasses.dataclass(frozen=True)
+class MicrosoftApp:
+    """An app registration in Microsoft Entra ID."""
+
+    tenant_id: str
+    client_id: str
+    client_secret: str = dataclasses.field(repr=False)
+    authority_host: str = MICROSOFT_LOGIN
+    cafile: str | None = None  # an extra trusted CA (tests)
+    timeout: float = 20.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Tokens:
+    access_token: str = dataclasses.field(repr=False)
+    expires_at: float
+    refresh_token: str | None = dataclasses.field(default=None, repr=False)
+    scope: str = ""
+
+    def expired(self, margin=300):
+        return time.time() > self.expires_at - margin
+
+
+class _Session(requests.Session):
+    """requests lets REQUESTS_CA_BUNDLE override a session's ``verify``; a
+    ``verify`` passed with each request is kept, so an extra CA really counts."""
+
+    def __init__(self, verify):
+        super().__init__()
+        self.verify = verify
+
+    def request(self, method, url, **kwargs):
+        kwargs.setdefault("verify", self.verify)
+        return super().request(method, url, **kwargs)
+
+
+def _client(app):
+    try:
+        return msal.ConfidentialClientApplication(
+            app.client_id,
+            client_credential=app.client_secret,
+            authority=f"{app.authority_host.rstrip('/')}/{app.tenant_id}",
+            instance_discovery=False,  # no call to Microsoft's discovery for a known or test host
+            http_client=_Session(app.cafile or True),
+            timeout=app.timeout,
+        )
+    except ValueError as exc:  # msal: the tenant's configuration could not be read
+        raise OAuthError("invalid_client", f"unknown tenant {app.tenant_id}") from exc
+    except requests.RequestException as exc:
+        raise OAuthError("unreachable", type(exc).__name__) from None
+
+
+def _tokens(result):
+    if "access_token" not in result:
+        description = (result.get("error_description") or "").strip()
+        raise OAuthError(result.get("error"), description.splitlines()[0] if description else "")
+    scope = result.get("scope", "")
+    return Tokens(
+        access_token=result["access_token"],
+        expires_at=time.time() + int(result.get("expires_in", 3600)),
+        refresh_token=result.get("refresh_token"),
+        scope=scope if isinstance(scope, str) else " ".join(scope),
+    )
+
+
+def _call(function, *args, **kwargs):
+    try:
+        return function(*args, **kwargs)
+    except requests.RequestException as exc:
+        raise OAuthError("unreachable", type(exc).__name__) from None
+
+
+def start_sign_in(app, redirect_uri, scopes=MICROSOFT_MAIL_SCOPES, login_hint=None):
+    """Begin a user sign-in. Returns msal's flow (a JSON-serialisable dict):
+    send the user to ``flow["auth_uri"]`` and keep the flow (it holds the
+    state and the PKCE verifier) for :func:`finish_sign_in`."""
+    return _call(
+        _client(app).initiate_auth_code_flow,
+        list(scopes),
+        redirect_uri=redirect_uri,
+        login_hint=login_hint,
+    )
+
+
+def finish_sign_in(app, flow, response_params):
+    """Redeem the provider's redirect (its query parameters) for tokens."""
+    if response_params.get("error"):
+        raise OAuthError(response_params["error"], response_params.get("error_description", ""))
+    try:
+        result = _call(_client(app).acquire_token_by_auth_code_flow, flow, response_params)
+    except ValueError as exc:  # msal: state mismatch or a replayed answer
+        raise OAuthError("state_mismatch", str(exc)) from None
+    return _tokens(result)
+
+
+def refresh(app, refresh_token, scopes=MICROSOFT_MAIL_SCOPES):
+    """New tokens from a refresh token (which may itself be rotated)."""
+    return _tokens(_call(_client(app).acquire_token_by_refresh_token, refresh_token, list(scopes)))
+
+
+def app_token(app, scopes=MICROSOFT_GRAPH_APP_SCOPES):
+    """An app-only token (client credentials grant)."""
+    return _tokens(_call(_client(app).acquire_token_for_client, list(scopes)))

@@ -1,0 +1,208 @@
+"""A local OAuth 2.0 authorization server for tests, speaking what Microsoft's
+identity platform speaks to msal (tenant discovery, authorize, token) and what
+Dovecot's oauth2 passdb asks (RFC 7662 token introspection).
+
+- ``https://127.0.0.1:<port>/<tenant>/v2.0/.well-known/openid-configuration``
+- ``GET  /<tenant>/oauth2/v2.0/authorize``: consent is given at once (the test
+  plays the user): redirects to ``redirect_uri`` with ``code`` and ``state``
+- ``POST /<tenant>/oauth2/v2.0/token``: grant types ``authorization_code``,
+  ``refresh_token`` and ``client_credentials``; checks the client secret
+- ``POST /introspect`` (also on the plain-HTTP port, for Dovecot):
+  ``{"active": true, "email": ...}`` for a live access token
+
+It issues opaque random tokens and remembers them; ``revoke_all()`` and
+``expire_access_tokens()`` let tests play a revoked consent or an expiry.
+"""
+
+import http.server
+import json
+import secrets
+import ssl
+import threading
+import time
+import urllib.parse
+
+from .certs import make_certificates
+
+
+class OAuthServer:
+    def __init__(self, clients, users, tenant="contoso-tenant"):
+        """:param clients: ``{client_id: client_secret}``; :param users: logins
+        that may consent (the first one consents to authorize requests)."""
+        self.clients = dict(clients)
+        self.users = list(users)
+        self.tenant = tenant
+        self.host = "127.0.0.1"
+        self.codes = {}  # code -> (client_id, user, scope, redirect_uri)
+        self.access_tokens = {}  # token -> {"user", "client_id", "scope", "expires"}
+        self.refresh_tokens = {}  # token -> (client_id, user, scope)
+        self.requests = []  # (method, path, form) for assertions
+        self._servers = []
+        self._dir = None
+        self.certs = None
+        self.consenting_user = self.users[0] if self.users else None
+
+    # -- lifecycle -------------------------------------------------------
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def start(self):
+        import tempfile
+
+        self._dir = tempfile.mkdtemp(prefix="crm_mail_sync_oauth_")
+        self.certs = make_certificates(self._dir)
+        handler = _handler_for(self)
+        https = http.server.ThreadingHTTPServer((self.host, 0), handler)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.certs.cert_file, self.certs.key_file)
+        https.socket = context.wrap_socket(https.socket, server_side=True)
+        plain = http.server.ThreadingHTTPServer((self.host, 0), handler)
+        self._servers = [https, plain]
+        self.port = https.server_address[1]
+        self.plain_port = plain.server_address[1]
+        for server in self._servers:
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        self._servers = []
+        if self._dir:
+            import shutil
+
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+    # -- URLs ------------------------------------------------------------
+    @property
+    def authority(self):
+        """What msal takes as ``authority`` (an Entra-style tenant URL)."""
+        return f"https://localhost:{self.port}/{self.tenant}"
+
+    @property
+    def introspection_url(self):
+        return f"http://{self.host}:{self.plain_port}/introspect"
+
+    # -- test controls ---------------------------------------------------
+    def revoke_all(self):
+        self.access_tokens.clear()
+        self.refresh_tokens.clear()
+
+    def expire_access_tokens(self):
+        for token in self.access_tokens.values():
+            token["expires"] = 0
+
+    # -- protocol --------------------------------------------------------
+    def _issue(self, client_id, user, scope, refresh=True):
+        access = "at-" + secrets.token_urlsafe(24)
+        self.access_tokens[access] = {
+            "user": user,
+            "client_id": client_id,
+            "scope": scope,
+            "expires": time.time() + 3600,
+        }
+        body = {"token_type": "Bearer", "access_token": access, "expires_in": 3600, "scope": scope}
+        if refresh:
+            token = "rt-" + secrets.token_urlsafe(24)
+            self.refresh_tokens[token] = (client_id, user, scope)
+            body["refresh_token"] = token
+        return body
+
+    def token(self, form):
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        if client_id not in self.clients or self.clients[client_id] != secret:
+            return 401, {
+                "error": "invalid_client",
+                "error_description": "AADSTS7000215: Invalid client secret provided.",
+            }
+        grant = form.get("grant_type")
+        scope = form.get("scope", "")
+        if grant == "client_credentials":
+            return 200, self._issue(client_id, None, scope, refresh=False)
+        if grant == "authorization_code":
+            entry = self.codes.pop(form.get("code"), None)
+            if not entry or entry[0] != client_id or entry[3] != form.get("redirect_uri"):
+                return 400, {
+                    "error": "invalid_grant",
+                    "error_description": "AADSTS70008: The provided authorization code is invalid or has expired.",
+                }
+            return 200, self._issue(client_id, entry[1], entry[2])
+        if grant == "refresh_token":
+            entry = self.refresh_tokens.get(form.get("refresh_token"))
+            if not entry or entry[0] != client_id:
+                return 400, {
+                    "error": "invalid_grant",
+                    "error_description": "AADSTS700082: The refresh token has expired or was revoked.",
+                }
+            return 200, self._issue(client_id, entry[1], scope or entry[2])
+        return 400, {"error": "unsupported_grant_type"}
+
+    def authorize(self, query):
+        client_id = query.get("client_id")
+        if client_id not in self.clients:
+            return 400, {"error": "unauthorized_client"}
+        code = "code-" + secrets.token_urlsafe(16)
+        self.codes[code] = (client_id, self.consenting_user, query.get("scope", ""), query.get("redirect_uri"))
+        params = {"code": code, "state": query.get("state", "")}
+        return 302, query["redirect_uri"] + "?" + urllib.parse.urlencode(params)
+
+    def introspect(self, form):
+        entry = self.access_tokens.get(form.get("token", ""))
+        if not entry or entry["expires"] < time.time() or not entry["user"]:
+            return 200, {"active": False}
+        return 200, {"active": True, "email": entry["user"], "client_id": entry["client_id"]}
+
+    def openid_configuration(self):
+        base = f"https://localhost:{self.port}/{self.tenant}"
+        return 200, {
+            "issuer": f"{base}/v2.0",
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "response_types_supported": ["code"],
+        }
+
+
+def _handler_for(server):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):  # keep test output quiet
+            pass
+
+        def _send(self, status, body):
+            if status == 302:
+                self.send_response(302)
+                self.send_header("Location", body)
+                self.end_headers()
+                return
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self):
+            url = urllib.parse.urlsplit(self.path)
+            query = dict(urllib.parse.parse_qsl(url.query))
+            server.requests.append(("GET", url.path, query))
+            if url.path == f"/{server.tenant}/v2.0/.well-known/openid-configuration":
+                return self._send(*server.openid_configuration())
+            if url.path == f"/{server.tenant}/oauth2/v2.0/authorize":
+                return self._send(*server.authorize(query))
+            return self._send(404, {"error": "not_found"})
+
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+            url = urllib.parse.urlsplit(self.path)
+            server.requests.append(("POST", url.path, form))
+            if url.path == f"/{server.tenant}/oauth2/v2.0/token":
+                return self._send(*server.token(form))
+            if url.path == "/introspect":
+                return self._send(*server.introspect(form))
+            return self._send(404, {"error": "not_found"})
+
+    return Handler
