@@ -1,5 +1,5 @@
 # The two commands of the README, and a few for development.
-.PHONY: test run lint bench
+.PHONY: test run lint bench i18n
 
 test:  ## lint + engine suite + Odoo suites (installs what it needs first)
 	bash scripts/test.sh
@@ -9,3 +9,6 @@ run:  ## a demo database, a demo mailbox and SMTP catcher, and Odoo on http://12
 
 lint:
 	bash -c 'source scripts/env.sh && ensure_venv && "$$VENV/bin/ruff" check . && "$$VENV/bin/ruff" format --check .'
+
+i18n:  ## export translatable terms to i18n/*.pot and merge them into fr.po and es.po
+	bash scripts/i18n.sh

@@ -1,4 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 # The protocol and mail logic lives in the odoo-free package `mailsync`;
 # the Odoo side (models, wizards, controllers) only stores state and calls it.
+from . import controllers as controllers
 from . import models as models

@@ -20,6 +20,8 @@
         "views/crm_mail_account_views.xml",
         "views/crm_mail_provider_views.xml",
         "views/crm_mail_sync_menus.xml",
+        "views/res_users_views.xml",
+        "views/res_config_settings_views.xml",
     ],
     "assets": {
         "web.assets_tests": [

@@ -1,9 +1,11 @@
+import time
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import email_normalize
 
 from ..mailsync import errors as engine_errors
-from ..mailsync import imap
+from ..mailsync import imap, oauth
 from .crm_mail_provider import SECURITY_SELECTION
 from .mail_error_messages import describe
 
@@ -66,6 +68,10 @@ class CrmMailAccount(models.Model):
     )
     imap_password_secret = fields.Char(copy=False, groups="base.group_system")
     imap_password_set = fields.Boolean("Password Saved", compute="_compute_imap_password")
+    oauth_refresh_token_secret = fields.Char(copy=False, groups="base.group_system")
+    oauth_access_token_secret = fields.Char(copy=False, groups="base.group_system")
+    oauth_expires_at = fields.Float(copy=False, groups="base.group_system")
+    oauth_connected = fields.Boolean("Signed In", compute="_compute_oauth_connected")
     sharing = fields.Selection(
         [
             ("private", "Private: only me"),
@@ -106,6 +112,12 @@ class CrmMailAccount(models.Model):
             if account.imap_password:
                 account._set_secret("imap_password", account.imap_password)
 
+    @api.depends("oauth_refresh_token_secret")
+    @api.depends_context("uid")
+    def _compute_oauth_connected(self):
+        for account in self:
+            account.oauth_connected = bool(account.sudo().oauth_refresh_token_secret)
+
     @api.constrains("email")
     def _check_email(self):
         for account in self:
@@ -114,24 +126,105 @@ class CrmMailAccount(models.Model):
 
     def _imap_settings(self):
         self.ensure_one()
+        if self.auth_method == "oauth_microsoft":
+            credentials = {"access_token": self._microsoft_access_token()}
+        else:
+            credentials = {"password": self._get_secret("imap_password")}
         return imap.ImapSettings(
             host=self.imap_host.strip(),
             port=self.imap_port,
             security=self.imap_security,
             username=self.imap_login,
-            password=self._get_secret("imap_password"),
+            **credentials,
         )
+
+    # -- Microsoft OAuth 2.0 ---------------------------------------------
+    @api.model
+    def _microsoft_app(self):
+        params = self.env["ir.config_parameter"].sudo()
+        tenant = params.get_param("crm_mail_sync.microsoft_tenant_id")
+        client_id = params.get_param("crm_mail_sync.microsoft_client_id")
+        secret = self.env["res.config.settings"]._crm_mail_sync_microsoft_client_secret()
+        if not (tenant and client_id and secret):
+            raise UserError(
+                self.env._(
+                    "Sign in with Microsoft is not set up yet: an administrator must enter the "
+                    "tenant ID, client ID and client secret in CRM settings, under Mail Sync."
+                )
+            )
+        return oauth.MicrosoftApp(
+            tenant_id=tenant,
+            client_id=client_id,
+            client_secret=secret,
+            # Microsoft's login host; tests point it at a local authorization server.
+            authority_host=params.get_param("crm_mail_sync.microsoft_authority_host", oauth.MICROSOFT_LOGIN),
+            cafile=params.get_param("crm_mail_sync.microsoft_authority_cafile") or None,
+        )
+
+    def action_microsoft_sign_in(self):
+        self.ensure_one()
+        self._microsoft_app()  # a clear error now rather than on Microsoft's page
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/crm_mail_sync/oauth/microsoft/start?account_id={self.id}",
+            "target": "self",
+        }
+
+    def _store_microsoft_tokens(self, tokens):
+        self.ensure_one()
+        self._set_secret("oauth_access_token", tokens.access_token)
+        if tokens.refresh_token:
+            self._set_secret("oauth_refresh_token", tokens.refresh_token)
+        self.sudo().oauth_expires_at = tokens.expires_at
+
+    def _microsoft_access_token(self):
+        """A valid access token, refreshed (and the refresh token rotated) when due."""
+        self.ensure_one()
+        if not self.sudo().oauth_refresh_token_secret:
+            raise UserError(self.env._("Sign in with Microsoft first (button “Sign in with Microsoft”)."))
+        if self.sudo().oauth_expires_at - 300 > time.time():
+            return self._get_secret("oauth_access_token")
+        try:
+            tokens = oauth.refresh(self._microsoft_app(), self._get_secret("oauth_refresh_token"))
+        except oauth.OAuthError as error:
+            raise UserError(self._describe_oauth_error(error)) from None
+        self._store_microsoft_tokens(tokens)
+        return tokens.access_token
+
+    def _describe_oauth_error(self, error):
+        messages = {
+            "invalid_client": self.env._(
+                "Microsoft refused the app registration: an administrator must check the tenant "
+                "ID, client ID and client secret (a client secret also expires) in CRM settings."
+            ),
+            "invalid_grant": self.env._(
+                "The Microsoft sign-in of %(email)s has expired or was revoked: sign in again.",
+                email=self.email,
+            ),
+            "access_denied": self.env._(
+                "The Microsoft sign-in was cancelled or the permissions were refused: sign in " "again and accept them."
+            ),
+            "state_mismatch": self.env._(
+                "This Microsoft sign-in answer does not belong to a sign-in started here: start "
+                "again from the mailbox."
+            ),
+            "unreachable": self.env._(
+                "Microsoft's sign-in service cannot be reached: check the network and try again."
+            ),
+        }
+        return messages.get(error.reason) or self.env._("The Microsoft sign-in failed: try again.")
 
     def action_test_connection(self):
         """Connect, sign in and list the folders; record and show the outcome."""
         self.ensure_one()
         try:
-            with imap.connect(self._imap_settings()) as session:
+            settings = self._imap_settings()
+            with imap.connect(settings) as session:
                 folders = session.folders()
         except engine_errors.MailConnectionError as error:
-            message = describe(self.env, error)
-            self.sudo().write({"state": "error", "last_error": message})
-            return self._notify(message, "danger")
+            return self._connection_failed(describe(self.env, error))
+        except UserError as error:  # e.g. the Microsoft sign-in expired: sign in again
+            return self._connection_failed(error.args[0])
         roles = {folder.special_use for folder in folders}
         self.sudo().write({"state": "connected", "last_error": False})
         message = self.env._(
@@ -142,6 +235,10 @@ class CrmMailAccount(models.Model):
         if "\\Sent" not in roles:
             message += " " + self.env._("No folder is marked as Sent; sent mail is looked for by folder name.")
         return self._notify(message, "success")
+
+    def _connection_failed(self, message):
+        self.sudo().write({"state": "error", "last_error": message})
+        return self._notify(message, "danger")
 
     def _notify(self, message, kind):
         return {

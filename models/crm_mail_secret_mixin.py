@@ -78,7 +78,7 @@ class CrmMailSecretMixin(models.AbstractModel):
                 self.env._(
                     "The stored %(field)s of %(record)s cannot be decrypted: the encryption key "
                     "changed. Enter it again.",
-                    field=self._fields[field_name].string,
+                    field=(self._fields.get(field_name) or self._fields[f"{field_name}_secret"]).string,
                     record=self.display_name,
                 )
             ) from None

@@ -79,3 +79,12 @@ class TestMailAccount(MailSyncCase):
     def test_invalid_email_is_refused(self):
         with self.assertRaisesRegex(UserError, "not a valid email address"):
             self.Account.create(self.imap_values(login="not-an-address"))
+
+    def test_preferences_open_the_users_own_mailboxes(self):
+        mine = self.Account.with_user(self.salesman).create(self.imap_values())
+        self.Account.with_user(self.colleague).create(self.imap_values())
+        action = self.salesman.with_user(self.salesman).action_open_my_mailboxes()
+        self.assertEqual(action["res_model"], "crm.mail.account")
+        self.assertEqual(self.Account.with_user(self.salesman).search(action["domain"]), mine)
+        with self.assertRaises(AccessError):
+            self.colleague.with_user(self.salesman).action_open_my_mailboxes()
