@@ -26,6 +26,7 @@ for lang in fr es; do
     po="$REPO/i18n/$lang.po"
     if [ -f "$po" ]; then
         msgmerge --quiet --update --backup=none --no-fuzzy-matching "$po" "$REPO/i18n/crm_mail_sync.pot"
+        msgattrib --no-obsolete -o "$po" "$po"
     else
         sed "s/^\"Language: \\\\n\"/\"Language: $lang\\\\n\"/" "$REPO/i18n/crm_mail_sync.pot" > "$po"
     fi
