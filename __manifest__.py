@@ -23,6 +23,8 @@
         "views/res_users_views.xml",
         "views/res_config_settings_views.xml",
     ],
+    "post_init_hook": "post_init_hook",
+    "uninstall_hook": "uninstall_hook",
     "assets": {
         "web.assets_tests": [
             "crm_mail_sync/static/tests/tours/**/*",

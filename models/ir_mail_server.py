@@ -1,5 +1,7 @@
-from odoo import api, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
+
+REVEAL = "crm_mail_sync_reveal_smtp_pass"
 
 # Saving any of these sends the test email again.
 SMTP_SETTINGS = frozenset(
@@ -19,12 +21,55 @@ SMTP_SETTINGS = frozenset(
 
 
 class IrMailServer(models.Model):
-    """Every save of outgoing (SMTP) settings sends a real test email to the
-    user who saves, at the address of their user (which they cannot redirect),
-    and shows the result. Settings that cannot send are refused with the
-    server's reason, and nothing is saved."""
+    """Outgoing mail servers, made safe and verified:
 
-    _inherit = "ir.mail_server"
+    - the SMTP password is stored encrypted (``smtp_pass_secret``); Odoo's own
+      ``smtp_pass`` column stays empty, the field always reads back empty, and
+      the password is decrypted only to connect (``_connect__``). A password
+      saved before this addon (or without a key) is still used until re-saved;
+    - every save of SMTP settings sends a real test email to the user who
+      saves, at the address of their user (which they cannot redirect), and
+      shows the result. Settings that cannot send are refused with the
+      server's reason, and nothing is saved.
+    """
+
+    _name = "ir.mail_server"
+    _inherit = ["ir.mail_server", "crm.mail.secret.mixin"]
+
+    smtp_pass = fields.Char(
+        compute="_compute_smtp_pass",
+        inverse="_inverse_smtp_pass",
+        store=False,
+        copy=False,
+        help="Optional password for SMTP authentication. Stored encrypted; never shown again once saved.",
+    )
+    smtp_pass_secret = fields.Char(copy=False, groups="base.group_system")
+
+    @api.depends("smtp_pass_secret")
+    @api.depends_context(REVEAL)
+    def _compute_smtp_pass(self):
+        reveal = self.env.context.get(REVEAL)
+        for server in self:
+            if not reveal or not server.id:
+                server.smtp_pass = False
+            elif server.sudo().smtp_pass_secret:
+                server.smtp_pass = server._get_secret("smtp_pass")
+            else:
+                server.smtp_pass = server._legacy_clear_password()
+
+    def _inverse_smtp_pass(self):
+        for server in self:
+            server._set_secret("smtp_pass", server.smtp_pass)
+            # Whatever Odoo stored in clear before is gone once a password is saved.
+            self.env.cr.execute("UPDATE ir_mail_server SET smtp_pass = NULL WHERE id = %s", [server.id])
+
+    def _legacy_clear_password(self):
+        self.env.cr.execute("SELECT smtp_pass FROM ir_mail_server WHERE id = %s", [self.id])
+        row = self.env.cr.fetchone()
+        return row[0] if row else False
+
+    def _connect__(self, *args, **kwargs):
+        return super(IrMailServer, self.with_context(**{REVEAL: True}))._connect__(*args, **kwargs)
 
     @api.model_create_multi
     def create(self, vals_list):

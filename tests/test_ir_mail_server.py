@@ -1,15 +1,19 @@
+import os
 from unittest.mock import patch
 
 from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
 
+from odoo.addons.crm_mail_sync.mailsync import secrets
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
 from odoo.addons.crm_mail_sync.mailsync.testing.smtpd import SmtpServer
+from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
 
 
 @tagged("post_install", "-at_install")
-class TestOutgoingServerTestEmail(TransactionCase):
-    """A real SMTP server (aiosmtpd) receives the test email of every save."""
+class TestOutgoingServer(TransactionCase):
+    """A real SMTP server (aiosmtpd) receives the test email of every save,
+    signed in with the password stored encrypted."""
 
     @classmethod
     def setUpClass(cls):
@@ -19,6 +23,7 @@ class TestOutgoingServerTestEmail(TransactionCase):
         IrMailServer = type(cls.env["ir.mail_server"])
         cls.startClassPatcher(patch.object(IrMailServer, "_disable_send", classmethod(lambda cls: False)))
         cls.env.user.email = "admin@yourcompany.example.com"
+        cls.startClassPatcher(patch.dict(os.environ, {KEY_ENV: secrets.generate_key()}))
 
     def setUp(self):
         super().setUp()
@@ -60,4 +65,29 @@ class TestOutgoingServerTestEmail(TransactionCase):
     def test_a_user_without_email_is_told_to_set_one(self):
         self.env.user.email = False
         with self.assertRaisesRegex(UserError, "set your email address"), self.env.cr.savepoint():
+            self.env["ir.mail_server"].create(self.server_values())
+
+    def test_smtp_password_is_encrypted_and_still_authenticates(self):
+        server = self.env["ir.mail_server"].create(self.server_values())
+        self.assertEqual(self.smtpd.wait_for(1)[0]["login"], ALICE[0], "the decrypted password signed in")
+        self.env.flush_all()
+        self.env.cr.execute("SELECT * FROM ir_mail_server WHERE id = %s", [server.id])
+        self.assertNotIn(ALICE[1], repr(self.env.cr.fetchall()), "no column holds the password in clear")
+        server.invalidate_recordset()
+        self.assertFalse(server.read(["smtp_pass"])[0]["smtp_pass"], "the password never reads back")
+
+    def test_a_password_stored_in_clear_before_the_addon_keeps_working(self):
+        server = self.env["ir.mail_server"].create(self.server_values())
+        self.env.cr.execute(
+            "UPDATE ir_mail_server SET smtp_pass = %s, smtp_pass_secret = NULL WHERE id = %s", [ALICE[1], server.id]
+        )
+        server.invalidate_recordset()
+        self.smtpd.clear()
+        server.test_smtp_connection()  # Odoo's own connection test signs in with it
+        server.write({"smtp_pass": ALICE[1]})  # saved again: now encrypted, and the clear copy is gone
+        self.env.cr.execute("SELECT smtp_pass FROM ir_mail_server WHERE id = %s", [server.id])
+        self.assertIsNone(self.env.cr.fetchone()[0])
+
+    def test_saving_a_password_without_an_encryption_key_is_a_clear_admin_error(self):
+        with patch.dict(os.environ, {KEY_ENV: ""}), self.assertRaisesRegex(UserError, "crm_mail_sync_key"):
             self.env["ir.mail_server"].create(self.server_values())
