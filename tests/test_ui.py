@@ -1,4 +1,12 @@
-from odoo.tests import HttpCase, tagged
+import os
+from unittest.mock import patch
+
+from odoo.tests import HttpCase, new_test_user, tagged
+
+from odoo.addons.crm_mail_sync.mailsync import secrets
+from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
+from odoo.addons.crm_mail_sync.mailsync.testing.dovecot import DovecotServer
+from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
 
 
 @tagged("post_install", "-at_install")
@@ -6,3 +14,31 @@ class TestAppsMenu(HttpCase):
     def test_apps_menu_lists_the_addon_as_installed(self):
         """An admin finds CRM Mail Sync in the Apps menu of the web client, installed."""
         self.start_tour("/odoo/apps", "crm_mail_sync_apps_menu", login="admin")
+
+
+@tagged("post_install", "-at_install")
+class TestConnectMailboxTour(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dovecot = cls.enterClassContext(DovecotServer(users=dict([ALICE])))
+        cls.startClassPatcher(patch.dict(os.environ, {KEY_ENV: secrets.generate_key()}))
+        cls.env["res.lang"]._activate_lang("fr_FR")
+        cls.env["ir.module.module"]._load_module_terms(["web", "mail", "crm", "crm_mail_sync"], ["fr_FR"])
+        cls.salesman = new_test_user(
+            cls.env,
+            login="sam",
+            name="Sam Seller",
+            email=ALICE[0],
+            lang="fr_FR",
+            groups="sales_team.group_sale_salesman",
+        )
+        Default = cls.env["ir.default"]
+        Default.set("crm.mail.account", "imap_host", cls.dovecot.host, user_id=cls.salesman.id)
+        Default.set("crm.mail.account", "imap_port", cls.dovecot.port, user_id=cls.salesman.id)
+
+    def test_salesperson_connects_a_mailbox_in_french(self):
+        self.start_tour("/odoo", "crm_mail_sync_connect_mailbox_fr", login="sam")
+        account = self.env["crm.mail.account"].search([("user_id", "=", self.salesman.id)])
+        self.assertEqual(account.state, "connected")
+        self.assertTrue(account.imap_password_set)
