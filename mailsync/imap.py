@@ -132,7 +132,10 @@ def connect(settings):
                 client.starttls(context)
             _login(client, settings)
     except BaseException:
-        client.shutdown()
+        # A failed TLS handshake has already closed the socket: closing it
+        # again must not replace the real error with "Bad file descriptor".
+        with contextlib.suppress(Exception):
+            client.shutdown()
         raise
     return ImapSession(client, settings)
 

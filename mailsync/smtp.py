@@ -5,6 +5,7 @@ Odoo sends the CRM's outgoing mail through its own ``ir.mail_server``; this
 module serves the connection test of the setup wizard and the engine tests.
 """
 
+import contextlib
 import dataclasses
 import smtplib
 
@@ -55,7 +56,8 @@ def connect(settings):
                     raise AuthenticationFailed(PROTOCOL, host, port, "mechanism", "no AUTH offered")
                 client.login(settings.username, settings.password)
     except BaseException:
-        client.close()
+        with contextlib.suppress(Exception):  # never hide the real error behind the close
+            client.close()
         raise
     return client
 

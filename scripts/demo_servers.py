@@ -106,10 +106,11 @@ def main():
     with imap, smtp:
         seed(imap)
         print(
-            f"Demo mailbox ready: IMAP 127.0.0.1:{imap.port} (no encryption or STARTTLS), "
-            f"127.0.0.1:{imap.ssl_port} (SSL/TLS, self-signed: CA at {imap.certs.ca_file})\n"
+            f"Demo mailbox ready: server 127.0.0.1, port {imap.port}, encryption None\n"
             f"  login {DEMO_LOGIN}  password {DEMO_PASSWORD}  ({len(SAMPLES)} sample emails)\n"
-            f"SMTP catcher: 127.0.0.1:{smtp.port}, no encryption, no authentication",
+            f"  (STARTTLS on {imap.port} and SSL/TLS on {imap.ssl_port} use a self-signed certificate,\n"
+            "   which Odoo rightly refuses: it says so when you test the connection)\n"
+            f"SMTP catcher: 127.0.0.1:{smtp.port}, encryption None, no authentication",
             flush=True,
         )
         shown = 0

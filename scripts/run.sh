@@ -12,6 +12,14 @@ fi
 ensure_debian_packages
 ensure_venv
 db="${CRM_MAIL_SYNC_DB:-crm_mail_sync_demo}"
+# The demo's encryption key for stored passwords, kept beside the venv so the demo
+# database's secrets stay readable from one run to the next (production: see README).
+if [ -z "${CRM_MAIL_SYNC_KEY:-}" ]; then
+    key_file="$CACHE/demo-encryption.key"
+    [ -s "$key_file" ] || (umask 077 && "$PY" -c "import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())" > "$key_file")
+    CRM_MAIL_SYNC_KEY="$(cat "$key_file")"
+    export CRM_MAIL_SYNC_KEY
+fi
 http_port="${HTTP_PORT:-8069}"
 
 "$PY" "$REPO/scripts/demo_servers.py" --imap-port "${DEMO_IMAP_PORT:-1143}" \
@@ -29,8 +37,8 @@ cat <<EOM
 ================================================================================
 
 EOM
-# -i installs the addon in a new database and is a no-op when it is installed.
+# -i installs the addon in a new database; -u brings an existing demo database up to date.
 # shellcheck disable=SC2046
 "$PY" "$ODOO_SRC/odoo-bin" $(odoo_db_args) -d "$db" --db-filter="^$db\$" \
     --addons-path="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$(addons_link_dir)" \
-    --http-interface=127.0.0.1 --http-port="$http_port" -i crm_mail_sync --without-demo=True || true
+    --http-interface=127.0.0.1 --http-port="$http_port" -i crm_mail_sync -u crm_mail_sync --without-demo=True || true

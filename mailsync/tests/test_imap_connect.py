@@ -58,10 +58,11 @@ def test_plain_against_an_ssl_port_times_out_with_the_encryption_hint(dovecot):
     assert "SSL/TLS" in str(caught.value)
 
 
-def test_untrusted_certificate_is_reported_as_such(dovecot):
-    untrusted = ImapSettings(dovecot.host, dovecot.ssl_port, "ssl", *ALICE)
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+def test_untrusted_certificate_is_reported_as_such(dovecot, security):
+    port = dovecot.ssl_port if security == "ssl" else dovecot.port
     with pytest.raises(errors.TlsError) as caught:
-        connect(untrusted)
+        connect(ImapSettings(dovecot.host, port, security, *ALICE))
     assert caught.value.reason == "certificate"
 
 

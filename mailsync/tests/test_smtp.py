@@ -68,3 +68,10 @@ def test_auth_required_but_switched_off(smtp_starttls):
     with pytest.raises(errors.ProtocolError) as caught:
         smtp.send_message(plain, message())
     assert "530" in caught.value.detail
+
+
+def test_untrusted_certificate_on_starttls(smtp_starttls):
+    untrusted = smtp.SmtpSettings(smtp_starttls.host, smtp_starttls.port, "starttls", True, *ALICE)
+    with pytest.raises(errors.TlsError) as caught:
+        smtp.check(untrusted)
+    assert caught.value.reason == "certificate"
