@@ -9,6 +9,7 @@ import argparse
 import datetime
 import os
 import signal
+import socket
 import sys
 import threading
 from email.message import EmailMessage
@@ -90,6 +91,15 @@ def seed(server):
         server.append(DEMO_LOGIN, folder, msg.as_bytes(), flags=flags, msg_time=when)
 
 
+def _port_is_free(port):
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--imap-port", type=int, default=1143)
@@ -101,6 +111,12 @@ def main():
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
 
+    for name, port in (("IMAP", args.imap_port), ("IMAPS", args.imaps_port), ("SMTP", args.smtp_port)):
+        if not _port_is_free(port):
+            sys.exit(
+                f"The demo's {name} port {port} is already in use (another `make run`?). Stop it, or "
+                "choose other ports with DEMO_IMAP_PORT, DEMO_IMAPS_PORT and DEMO_SMTP_PORT."
+            )
     imap = DovecotServer(users={DEMO_LOGIN: DEMO_PASSWORD}, port=args.imap_port, ssl_port=args.imaps_port)
     smtp = SmtpServer("none", port=args.smtp_port)
     with imap, smtp:

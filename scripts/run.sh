@@ -27,6 +27,11 @@ http_port="${HTTP_PORT:-8069}"
 demo_pid=$!
 stop_demo() { kill -TERM "$demo_pid" 2>/dev/null || true; wait "$demo_pid" 2>/dev/null || true; }
 trap stop_demo EXIT
+sleep 2
+if ! kill -0 "$demo_pid" 2>/dev/null; then
+    echo "ERROR: the demo mail servers did not start (see above)." >&2
+    exit 1
+fi
 
 cat <<EOM
 
