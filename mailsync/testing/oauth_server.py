@@ -9,11 +9,16 @@ Dovecot's oauth2 passdb asks (RFC 7662 token introspection).
   ``refresh_token`` and ``client_credentials``; checks the client secret
 - ``POST /introspect`` (also on the plain-HTTP port, for Dovecot):
   ``{"active": true, "email": ...}`` for a live access token
+- ``POST /v1.0/users/<sender>/sendMail``: Microsoft Graph's send, MIME in
+  base64 (``graph_url``); answers 202, or Graph's documented error bodies
+  (401 InvalidAuthenticationToken, 403 ErrorAccessDenied without the Mail.Send
+  permission, 404 ErrorInvalidUser, 429 with Retry-After when ``throttle_next``)
 
 It issues opaque random tokens and remembers them; ``revoke_all()`` and
 ``expire_access_tokens()`` let tests play a revoked consent or an expiry.
 """
 
+import base64
 import http.server
 import json
 import secrets
@@ -41,6 +46,10 @@ class OAuthServer:
         self._dir = None
         self.certs = None
         self.consenting_user = self.users[0] if self.users else None
+        self.graph_mailboxes = set(self.users)  # senders Graph knows
+        self.graph_app_permissions = {"Mail.Send"}  # granted to the app registration
+        self.graph_sent = []  # (sender, raw MIME bytes)
+        self.throttle_next = 0
 
     # -- lifecycle -------------------------------------------------------
     def __enter__(self):
@@ -82,6 +91,10 @@ class OAuthServer:
     def authority(self):
         """What msal takes as ``authority`` (an Entra-style tenant URL)."""
         return f"https://localhost:{self.port}/{self.tenant}"
+
+    @property
+    def graph_url(self):
+        return f"https://localhost:{self.port}/v1.0"
 
     @property
     def introspection_url(self):
@@ -156,6 +169,32 @@ class OAuthServer:
             return 200, {"active": False}
         return 200, {"active": True, "email": entry["user"], "client_id": entry["client_id"]}
 
+    def graph_send_mail(self, sender, authorization, body):
+        token = self.access_tokens.get(authorization.removeprefix("Bearer ").strip())
+        if not token or token["expires"] < time.time():
+            return 401, {
+                "error": {
+                    "code": "InvalidAuthenticationToken",
+                    "message": "Access token has expired or is not yet valid.",
+                }
+            }
+        if token["user"] is None and "Mail.Send" not in self.graph_app_permissions:
+            return 403, {
+                "error": {"code": "ErrorAccessDenied", "message": "Access is denied. Check credentials and try again."}
+            }
+        if sender not in self.graph_mailboxes:
+            return 404, {"error": {"code": "ErrorInvalidUser", "message": f"The requested user '{sender}' is invalid."}}
+        if self.throttle_next:
+            self.throttle_next -= 1
+            return 429, {
+                "error": {
+                    "code": "ApplicationThrottled",
+                    "message": "Application is over its MailboxConcurrency limit.",
+                }
+            }
+        self.graph_sent.append((sender, base64.b64decode(body)))
+        return 202, None
+
     def openid_configuration(self):
         base = f"https://localhost:{self.port}/{self.tenant}"
         return 200, {
@@ -171,7 +210,12 @@ def _handler_for(server):
         def log_message(self, *args):  # keep test output quiet
             pass
 
-        def _send(self, status, body):
+        def _send(self, status, body, headers=()):
+            if status == 202:
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if status == 302:
                 self.send_response(302)
                 self.send_header("Location", body)
@@ -179,6 +223,8 @@ def _handler_for(server):
                 return
             payload = json.dumps(body).encode()
             self.send_response(status)
+            if status == 429:
+                self.send_header("Retry-After", "5")
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
@@ -196,8 +242,14 @@ def _handler_for(server):
 
         def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
-            form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+            raw = self.rfile.read(length)
             url = urllib.parse.urlsplit(self.path)
+            parts = url.path.split("/")
+            if len(parts) == 5 and parts[1:3] == ["v1.0", "users"] and parts[4] == "sendMail":
+                sender = urllib.parse.unquote(parts[3])
+                server.requests.append(("POST", url.path, {"content_type": self.headers.get("Content-Type")}))
+                return self._send(*server.graph_send_mail(sender, self.headers.get("Authorization", ""), raw))
+            form = dict(urllib.parse.parse_qsl(raw.decode()))
             server.requests.append(("POST", url.path, form))
             if url.path == f"/{server.tenant}/oauth2/v2.0/token":
                 return self._send(*server.token(form))
