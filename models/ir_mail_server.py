@@ -1,7 +1,15 @@
+import smtplib
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.base.models.ir_mail_server import MailDeliveryException
+
+from ..mailsync import graph, oauth
+from .graph_session import GraphSession
+
 REVEAL = "crm_mail_sync_reveal_smtp_pass"
+GRAPH_AUTH = "crm_mail_sync_graph"
 
 # Saving any of these sends the test email again.
 SMTP_SETTINGS = frozenset(
@@ -18,6 +26,18 @@ SMTP_SETTINGS = frozenset(
         "active",
     }
 )
+
+
+def _failure_reason(error):
+    """The server's own words: Odoo wraps sending failures in a
+    MailDeliveryException titled "Mail Delivery Failed", and smtplib's
+    exceptions carry the reply code and text separately."""
+    if isinstance(error, MailDeliveryException) and error.__context__:
+        error = error.__context__
+    if isinstance(error, smtplib.SMTPResponseException):
+        text = error.smtp_error.decode(errors="replace") if isinstance(error.smtp_error, bytes) else error.smtp_error
+        return f"{error.smtp_code} {text}"
+    return str(error)
 
 
 class IrMailServer(models.Model):
@@ -44,6 +64,18 @@ class IrMailServer(models.Model):
         help="Optional password for SMTP authentication. Stored encrypted; never shown again once saved.",
     )
     smtp_pass_secret = fields.Char(copy=False, groups="base.group_system")
+    smtp_authentication = fields.Selection(
+        selection_add=[(GRAPH_AUTH, "Microsoft 365 (OAuth 2.0, Mail.Send)")],
+        ondelete={GRAPH_AUTH: "set default"},
+    )
+
+    def _compute_smtp_authentication_info(self):
+        super()._compute_smtp_authentication_info()
+        for server in self.filtered(lambda server: server.smtp_authentication == GRAPH_AUTH):
+            server.smtp_authentication_info = self.env._(
+                "Send through Microsoft Graph with the app registration of CRM settings (Mail.Send "
+                "application permission). Username: the Microsoft 365 mailbox that sends."
+            )
 
     @api.depends("smtp_pass_secret")
     @api.depends_context(REVEAL)
@@ -68,8 +100,50 @@ class IrMailServer(models.Model):
         row = self.env.cr.fetchone()
         return row[0] if row else False
 
-    def _connect__(self, *args, **kwargs):
-        return super(IrMailServer, self.with_context(**{REVEAL: True}))._connect__(*args, **kwargs)
+    def _connect__(  # Odoo's own signature
+        self,
+        host=None,
+        port=None,
+        user=None,
+        password=None,
+        encryption=None,
+        smtp_from=None,
+        ssl_certificate=None,
+        ssl_private_key=None,
+        smtp_debug=False,
+        mail_server_id=None,
+        allow_archived=False,
+    ):
+        server = self.browse()
+        if mail_server_id:
+            server = self.sudo().browse(mail_server_id)
+        elif not host:
+            server, _from = self.sudo()._find_mail_server(smtp_from)
+        if server and server.smtp_authentication == GRAPH_AUTH:
+            return GraphSession(server, smtp_from)
+        return super(IrMailServer, self.with_context(**{REVEAL: True}))._connect__(
+            host,
+            port,
+            user,
+            password,
+            encryption,
+            smtp_from=smtp_from,
+            ssl_certificate=ssl_certificate,
+            ssl_private_key=ssl_private_key,
+            smtp_debug=smtp_debug,
+            mail_server_id=mail_server_id,
+            allow_archived=allow_archived,
+        )
+
+    def _graph_credentials(self):
+        """An app-only token for Graph, Graph's URL and an extra CA (tests)."""
+        app = self.env["crm.mail.account"]._microsoft_app()
+        params = self.env["ir.config_parameter"].sudo()
+        try:
+            token = oauth.app_token(app).access_token
+        except oauth.OAuthError as error:
+            raise UserError(self.env["crm.mail.account"]._describe_oauth_error(error)) from None
+        return token, params.get_param("crm_mail_sync.microsoft_graph_url", graph.GRAPH_URL), app.cafile
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -111,7 +185,7 @@ class IrMailServer(models.Model):
             try:
                 self.send_email(message, mail_server_id=server.id)
             except Exception as error:  # noqa: BLE001 - any failure refuses the settings
-                reason = getattr(error, "args", [str(error)])[0] or str(error)
+                reason = _failure_reason(error)
                 raise UserError(
                     self.env._(
                         "The outgoing mail server “%(server)s” could not send the test email to "

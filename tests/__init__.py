@@ -1,3 +1,4 @@
+from . import test_graph_outgoing as test_graph_outgoing
 from . import test_install as test_install
 from . import test_ir_mail_server as test_ir_mail_server
 from . import test_mail_account as test_mail_account
