@@ -135,6 +135,29 @@ class IrMailServer(models.Model):
             allow_archived=allow_archived,
         )
 
+    def test_smtp_connection(self, autodetect_max_email_size=False):
+        """Odoo's Test Connection speaks SMTP verbs; Graph has none, and no
+        dry run: for a Graph server the test is a real message to the user."""
+        graph_servers = self.filtered(lambda server: server.smtp_authentication == GRAPH_AUTH)
+        if graph_servers:
+            graph_servers._send_settings_test_email()
+            if autodetect_max_email_size:
+                graph_servers.max_email_size = graph.MAX_MIME_BYTES / (1024 * 1024)
+        others = self - graph_servers
+        if others:
+            return super(IrMailServer, others).test_smtp_connection(autodetect_max_email_size)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "message": self.env._(
+                    "A test email was sent to %(email)s through Microsoft Graph.", email=self.env.user.email
+                ),
+                "sticky": False,
+            },
+        }
+
     def _graph_credentials(self):
         """An app-only token for Graph, Graph's URL and an extra CA (tests)."""
         app = self.env["crm.mail.account"]._microsoft_app()

@@ -70,3 +70,12 @@ class TestGraphOutgoingServer(MailSyncCase):
         self.microsoft.graph_app_permissions.clear()
         with self.assertRaisesRegex(UserError, "Mail.Send"), self.env.cr.savepoint():
             self.create_server()
+
+    def test_odoos_test_connection_button_sends_through_graph(self):
+        server = self.create_server()
+        self.microsoft.graph_sent.clear()
+        action = server.test_smtp_connection()
+        self.assertEqual(action["params"]["type"], "success")
+        self.assertEqual(len(self.microsoft.graph_sent), 1, "a real test message went through Graph")
+        server.test_smtp_connection(autodetect_max_email_size=True)
+        self.assertEqual(server.max_email_size, 4, "Graph's request limit, in MB")
