@@ -92,6 +92,19 @@ class OAuthServer:
         """What msal takes as ``authority`` (an Entra-style tenant URL)."""
         return f"https://localhost:{self.port}/{self.tenant}"
 
+    def microsoft_app(self, client_id, client_secret, **kwargs):
+        """The engine's view of an app registration on this server."""
+        from ..oauth import MicrosoftApp
+
+        return MicrosoftApp(
+            self.tenant,
+            client_id,
+            client_secret,
+            authority_host=f"https://localhost:{self.port}",
+            cafile=self.certs.ca_file,
+            **kwargs,
+        )
+
     @property
     def graph_url(self):
         return f"https://localhost:{self.port}/v1.0"

@@ -20,14 +20,7 @@ def microsoft():
 
 @pytest.fixture
 def token(microsoft):
-    app = oauth.MicrosoftApp(
-        microsoft.tenant,
-        "app-id",
-        "app-secret-value",
-        authority_host=f"https://localhost:{microsoft.port}",
-        cafile=microsoft.certs.ca_file,
-    )
-    return oauth.app_token(app).access_token
+    return oauth.app_token(microsoft.microsoft_app("app-id", "app-secret-value")).access_token
 
 
 def message(subject="Quote for 40 chairs"):

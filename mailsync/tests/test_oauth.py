@@ -29,13 +29,7 @@ def mail_server(provider):
 
 @pytest.fixture
 def app(provider):
-    return oauth.MicrosoftApp(
-        provider.tenant,
-        "app-id",
-        "app-secret-value",
-        authority_host=f"https://localhost:{provider.port}",
-        cafile=provider.certs.ca_file,
-    )
+    return provider.microsoft_app("app-id", "app-secret-value")
 
 
 def sign_in(app, provider, tamper_state=False):
@@ -99,13 +93,7 @@ def test_an_expired_token_is_refused_by_the_mail_server(app, provider, mail_serv
 
 
 def test_wrong_client_secret_is_explained_without_echoing_it(provider):
-    bad = oauth.MicrosoftApp(
-        provider.tenant,
-        "app-id",
-        "wrong-secret-value",
-        authority_host=f"https://localhost:{provider.port}",
-        cafile=provider.certs.ca_file,
-    )
+    bad = provider.microsoft_app("app-id", "wrong-secret-value")
     with pytest.raises(oauth.OAuthError) as caught:
         oauth.app_token(bad)
     assert caught.value.reason == "invalid_client"
