@@ -1,0 +1,164 @@
+"""Mail provider presets: the servers, encryption and sign-in methods of a
+provider, and how to recognise it from an email address.
+
+The presets live in the addon's ``data/provider_presets.xml`` (an Odoo data
+file). :func:`load_presets` parses that file directly, so the engine and its
+tests use the same values as the database; the Odoo layer builds the same
+:class:`Preset` objects from ``crm.mail.provider`` records with
+:meth:`Preset.from_mapping`.
+"""
+
+import dataclasses
+import fnmatch
+import os
+
+from lxml import etree
+
+from .security import Security
+
+#: The data file shipped with the addon (``mailsync/`` sits at the addon root).
+DEFAULT_PRESETS_FILE = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "provider_presets.xml"
+)
+
+MODEL = "crm.mail.provider"
+LOGIN_FORMATS = ("email", "local_part")
+
+_BOOLEAN_FIELDS = ("auth_password", "app_password_with_2fa", "auth_oauth_microsoft", "auth_oauth_google")
+_INTEGER_FIELDS = ("sequence", "imap_port", "smtp_port")
+_LIST_FIELDS = ("domains", "mx_patterns")
+
+
+class PresetFileError(ValueError):
+    """The presets file is not a well-formed preset data file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """One provider preset (the fields of ``crm.mail.provider``)."""
+
+    code: str
+    name: str
+    sequence: int = 10
+    imap_host: str = ""
+    imap_port: int = 0
+    imap_security: Security = Security.SSL
+    smtp_host: str = ""
+    smtp_port: int = 0
+    smtp_security: Security = Security.STARTTLS
+    auth_password: bool = True
+    app_password_with_2fa: bool = False
+    auth_oauth_microsoft: bool = False
+    auth_oauth_google: bool = False
+    domains: tuple = ()
+    mx_patterns: tuple = ()
+    login_format: str = "email"
+    app_password_url: str = ""
+    app_password_help: str = ""
+    source_url: str = ""
+    note: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "imap_security", Security(self.imap_security or Security.SSL))
+        object.__setattr__(self, "smtp_security", Security(self.smtp_security or Security.STARTTLS))
+        for name in _LIST_FIELDS:
+            object.__setattr__(self, name, _words(getattr(self, name)))
+        object.__setattr__(self, "domains", tuple(domain.lower().rstrip(".") for domain in self.domains))
+        object.__setattr__(self, "mx_patterns", tuple(pattern.lower().rstrip(".") for pattern in self.mx_patterns))
+        if self.login_format not in LOGIN_FORMATS:
+            raise ValueError(f"preset {self.code!r}: login_format must be one of {LOGIN_FORMATS}")
+
+    @classmethod
+    def from_mapping(cls, values):
+        """A preset from a dict of field values (e.g. ``record.read()[0]``).
+
+        Unknown keys (``id``, ``active``, ...) are ignored; Odoo's ``False``
+        for an empty Char field becomes ``""``; ``domains`` and
+        ``mx_patterns`` may be space-separated strings or sequences.
+        """
+        fields = {field.name: field for field in dataclasses.fields(cls)}
+        kwargs = {}
+        for name, value in values.items():
+            if name not in fields:
+                continue
+            if name in _BOOLEAN_FIELDS:
+                kwargs[name] = bool(value)
+            elif name in _INTEGER_FIELDS:
+                kwargs[name] = int(value or 0)
+            elif name in _LIST_FIELDS:
+                kwargs[name] = _words(value)
+            elif name in ("imap_security", "smtp_security"):
+                if value:
+                    kwargs[name] = Security(value)
+            elif name == "login_format":
+                kwargs[name] = value or "email"
+            else:
+                kwargs[name] = "" if value is False or value is None else str(value)
+        return cls(**kwargs)
+
+    @property
+    def has_servers(self):
+        return bool(self.imap_host and self.smtp_host)
+
+    def serves_domain(self, domain):
+        return domain.lower().rstrip(".") in self.domains
+
+    def matches_mx(self, host):
+        """The most specific of this preset's patterns matching ``host``, or None."""
+        host = host.lower().rstrip(".")
+        matching = [pattern for pattern in self.mx_patterns if fnmatch.fnmatchcase(host, pattern)]
+        return max(matching, key=pattern_specificity) if matching else None
+
+    def login_for(self, email):
+        """The user name this provider expects for ``email``."""
+        return email.rsplit("@", 1)[0] if self.login_format == "local_part" else email
+
+
+def _words(value):
+    if not value:
+        return ()
+    if isinstance(value, str):
+        return tuple(value.split())
+    return tuple(str(item) for item in value)
+
+
+def pattern_specificity(pattern):
+    """How much of a host name a pattern pins down: literal characters count."""
+    return len(pattern.replace("*", "").replace("?", ""))
+
+
+def load_presets(path=DEFAULT_PRESETS_FILE):
+    """Parse the Odoo data file at ``path``; return the presets by sequence.
+
+    Only ``<record model="crm.mail.provider">`` elements are read; each
+    ``<field>`` is either text or ``eval="True"``/``eval="False"`` (the only
+    ``eval`` expressions allowed, since nothing is evaluated here).
+    """
+    try:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True)
+        tree = etree.parse(path, parser)  # noqa: S320 - the addon's own data file; no entities, no network
+    except (OSError, etree.XMLSyntaxError) as exc:
+        raise PresetFileError(f"{path}: {exc}") from exc
+    presets = []
+    for record in tree.iter("record"):
+        if record.get("model") != MODEL:
+            continue
+        values = {}
+        for field in record.iterfind("field"):
+            name = field.get("name")
+            if not name:
+                raise PresetFileError(f"{path}:{field.sourceline}: <field> without a name")
+            if field.get("eval") is not None:
+                expression = field.get("eval").strip()
+                if expression not in ("True", "False"):
+                    raise PresetFileError(f"{path}:{field.sourceline}: unsupported eval {expression!r}")
+                values[name] = expression == "True"
+            else:
+                values[name] = (field.text or "").strip()
+        if not values.get("code") or not values.get("name"):
+            raise PresetFileError(f"{path}:{record.sourceline}: record {record.get('id')!r} needs a code and a name")
+        try:
+            presets.append(Preset.from_mapping(values))
+        except ValueError as exc:
+            raise PresetFileError(f"{path}:{record.sourceline}: {exc}") from exc
+    return sorted(presets, key=lambda preset: (preset.sequence, preset.name))
