@@ -38,7 +38,9 @@ find_python312() {
     local candidate
     for candidate in "${PYTHON312:-}" python3.12 "$(pyenv root 2>/dev/null)"/versions/3.12*/bin/python3.12 \
         "$HOME"/.pyenv/versions/3.12*/bin/python3.12; do
-        [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1 && { command -v "$candidate"; return 0; }
+        # pyenv's shim exists even where 3.12 is not the selected version: run it to be sure.
+        [ -n "$candidate" ] && "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 \
+            && { command -v "$candidate"; return 0; }
     done
     echo "ERROR: Python 3.12 is needed (Odoo 19's pins for 3.11 require an old cryptography)." >&2
     echo "       Install it (e.g. with pyenv) or point PYTHON312 at it." >&2
