@@ -3,5 +3,6 @@
 # the Odoo side (models, wizards, controllers) only stores state and calls it.
 from . import controllers as controllers
 from . import models as models
+from . import wizard as wizard
 from .hooks import post_init_hook as post_init_hook
 from .hooks import uninstall_hook as uninstall_hook

@@ -114,6 +114,10 @@ class Preset:
         return email.rsplit("@", 1)[0] if self.login_format == "local_part" else email
 
 
+#: The field names of a preset (those of ``crm.mail.provider`` it is built from).
+FIELDS = tuple(field.name for field in dataclasses.fields(Preset))
+
+
 def _words(value):
     if not value:
         return ()

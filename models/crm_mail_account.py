@@ -67,7 +67,7 @@ class CrmMailAccount(models.Model):
         help="Stored encrypted; never shown again once saved.",
     )
     imap_password_secret = fields.Char(copy=False, groups="base.group_system")
-    imap_password_set = fields.Boolean("Password Saved", compute="_compute_imap_password")
+    imap_password_set = fields.Boolean("Password Saved", compute="_compute_imap_password_set")
     oauth_refresh_token_secret = fields.Char(copy=False, groups="base.group_system")
     oauth_access_token_secret = fields.Char(copy=False, groups="base.group_system")
     oauth_expires_at = fields.Float(copy=False, groups="base.group_system")
@@ -95,16 +95,26 @@ class CrmMailAccount(models.Model):
         copy=False,
     )
     last_error = fields.Text(readonly=True, copy=False)
+    smtp_server_id = fields.Many2one(
+        "ir.mail_server",
+        "Outgoing Server",
+        readonly=True,
+        copy=False,
+        ondelete="set null",
+        help="The outgoing mail server set up with this mailbox; the owner's mail is sent through it.",
+    )
 
     _email_owner_unique = models.Constraint(
         "UNIQUE(email, user_id)", "This mailbox is already connected for this user."
     )
 
-    @api.depends("imap_password_secret")
-    @api.depends_context("uid")
     def _compute_imap_password(self):
+        self.imap_password = False  # never read back
+
+    # Its own compute: writing the password must refresh it.
+    @api.depends("imap_password_secret")
+    def _compute_imap_password_set(self):
         for account in self:
-            account.imap_password = False
             account.imap_password_set = bool(account.sudo().imap_password_secret)
 
     def _inverse_imap_password(self):
@@ -246,3 +256,21 @@ class CrmMailAccount(models.Model):
             "tag": "display_notification",
             "params": {"message": message, "type": kind, "sticky": kind == "danger"},
         }
+
+    def _save_outgoing_server(self, values, password):
+        """Create or update this mailbox's outgoing server. Saving it sends the
+        test email to the current user and refuses settings that cannot send.
+        Personal servers (``owner_user_id``) are Odoo's own: used for the mail
+        their owner writes, throttled, never used for anyone else."""
+        self.ensure_one()
+        Server = self.env["ir.mail_server"].sudo().with_context(active_test=False)
+        server = self.sudo().smtp_server_id
+        if not server and values.get("owner_user_id"):
+            server = Server.search([("owner_user_id", "=", values["owner_user_id"])], limit=1)
+        values = {**values, "smtp_pass": password or False, "active": True}
+        if server:
+            server.write(values)
+        else:
+            server = Server.create(values)
+        self.sudo().smtp_server_id = server
+        return server

@@ -1,4 +1,6 @@
-from odoo import fields, models
+from odoo import api, fields, models
+
+from ..mailsync import presets
 
 SECURITY_SELECTION = [
     ("ssl", "SSL/TLS"),
@@ -52,3 +54,13 @@ class CrmMailProvider(models.Model):
     note = fields.Char()
 
     _code_unique = models.Constraint("UNIQUE(code)", "A provider preset with this code already exists.")
+
+    def _preset(self):
+        """This record as the engine's :class:`mailsync.presets.Preset`."""
+        self.ensure_one()
+        return presets.Preset.from_mapping(self.read(list(presets.FIELDS))[0])
+
+    @api.model
+    def _presets(self):
+        """The active presets, best first, for the engine's autodetection."""
+        return [presets.Preset.from_mapping(values) for values in self.search([]).read(list(presets.FIELDS))]

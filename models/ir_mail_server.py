@@ -2,6 +2,7 @@ import smtplib
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import email_normalize
 
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
@@ -134,6 +135,15 @@ class IrMailServer(models.Model):
             mail_server_id=mail_server_id,
             allow_archived=allow_archived,
         )
+
+    def _check_forced_mail_server(self, mail_server, allow_archived, smtp_from):
+        """Odoo accepts a personal server (``owner_user_id``) only for one From
+        address equal to its whole From filter. A mailbox's server also sends
+        for the aliases in its filter (the wizard's "other From addresses")."""
+        addresses = {email_normalize(part) for part in self._parse_from_filter(mail_server.from_filter) if "@" in part}
+        if mail_server.owner_user_id and mail_server.active and email_normalize(smtp_from) in addresses:
+            return
+        super()._check_forced_mail_server(mail_server, allow_archived, smtp_from)
 
     def test_smtp_connection(self, autodetect_max_email_size=False):
         """Odoo's Test Connection speaks SMTP verbs; Graph has none, and no

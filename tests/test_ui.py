@@ -5,7 +5,9 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 from odoo.addons.crm_mail_sync.mailsync import secrets
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
+from odoo.addons.crm_mail_sync.mailsync.testing.dns_server import DnsServer
 from odoo.addons.crm_mail_sync.mailsync.testing.dovecot import DovecotServer
+from odoo.addons.crm_mail_sync.mailsync.testing.smtpd import SmtpServer
 from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
 
 
@@ -42,3 +44,41 @@ class TestConnectMailboxTour(HttpCase):
         account = self.env["crm.mail.account"].search([("user_id", "=", self.salesman.id)])
         self.assertEqual(account.state, "connected")
         self.assertTrue(account.imap_password_set)
+
+
+@tagged("post_install", "-at_install")
+class TestSetupWizardTour(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dovecot = cls.enterClassContext(DovecotServer(users=dict([ALICE])))
+        cls.smtpd = cls.enterClassContext(SmtpServer("none", users=dict([ALICE])))
+        cls.dns = cls.enterClassContext(DnsServer({}))  # example.com is unknown: servers are typed in
+        cls.env["ir.config_parameter"].sudo().set_param(
+            "crm_mail_sync.dns_nameserver", f"{cls.dns.host}:{cls.dns.port}"
+        )
+        IrMailServer = type(cls.env["ir.mail_server"])
+        cls.startClassPatcher(patch.object(IrMailServer, "_disable_send", classmethod(lambda cls: False)))
+        cls.startClassPatcher(patch.dict(os.environ, {KEY_ENV: secrets.generate_key()}))
+        cls.env["res.lang"]._activate_lang("fr_FR")
+        cls.env["ir.module.module"]._load_module_terms(["web", "mail", "crm", "crm_mail_sync"], ["fr_FR"])
+        cls.salesman = new_test_user(
+            cls.env,
+            login="sam",
+            name="Sam Seller",
+            email=ALICE[0],
+            lang="fr_FR",
+            groups="sales_team.group_sale_salesman",
+        )
+        # The test servers' free ports stand in for the usual 993 and 587.
+        Default = cls.env["ir.default"]
+        Default.set("crm.mail.setup.wizard", "imap_port", cls.dovecot.port, user_id=cls.salesman.id)
+        Default.set("crm.mail.setup.wizard", "smtp_port", cls.smtpd.port, user_id=cls.salesman.id)
+
+    def test_salesperson_walks_the_wizard_in_french(self):
+        self.start_tour("/odoo", "crm_mail_sync_setup_wizard_fr", login="sam")
+        account = self.env["crm.mail.account"].search([("user_id", "=", self.salesman.id)])
+        self.assertEqual((account.state, account.sharing), ("connected", "team"))
+        self.assertEqual(account.smtp_server_id.owner_user_id, self.salesman)
+        received = self.smtpd.wait_for(1)
+        self.assertEqual(received[0]["rcpt_tos"], [ALICE[0]], "the test email reached the salesperson")

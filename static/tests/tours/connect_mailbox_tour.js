@@ -1,8 +1,8 @@
 import { registry } from "@web/core/registry";
 
 /**
- * A salesperson working in French connects their mailbox from their
- * preferences and tests the connection (against a real Dovecot started by the
+ * A salesperson working in French opens their mailboxes from their
+ * preferences, creates one on the form and tests the connection (against a real Dovecot started by the
  * Python test, whose server and port are the user's defaults).
  */
 registry.category("web_tour.tours").add("crm_mail_sync_connect_mailbox_fr", {
@@ -18,8 +18,8 @@ registry.category("web_tour.tours").add("crm_mail_sync_connect_mailbox_fr", {
             run: "click",
         },
         {
-            content: "Connect my mailbox (in French)",
-            trigger: ".modal button[name=action_open_my_mailboxes]:contains(Connecter ma boîte mail)",
+            content: "My mailboxes (in French)",
+            trigger: ".modal button[name=action_open_my_mailboxes]:contains(Mes boîtes mail)",
             run: "click",
         },
         {

@@ -1,0 +1,1 @@
+from . import crm_mail_setup_wizard as crm_mail_setup_wizard
