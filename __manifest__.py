@@ -17,6 +17,7 @@
     "data": [
         "security/ir.model.access.csv",
         "security/crm_mail_account_security.xml",
+        "security/crm_mail_interaction_security.xml",
         "data/provider_presets.xml",
         "wizard/crm_mail_setup_wizard_views.xml",
         "views/crm_mail_account_views.xml",
@@ -25,6 +26,9 @@
         "views/res_users_views.xml",
         "views/res_config_settings_views.xml",
         "views/ir_mail_server_views.xml",
+        "views/crm_mail_interaction_views.xml",
+        "views/res_partner_views.xml",
+        "views/crm_lead_views.xml",
     ],
     "post_init_hook": "post_init_hook",
     "uninstall_hook": "uninstall_hook",

@@ -3,6 +3,12 @@
 from . import crm_mail_secret_mixin as crm_mail_secret_mixin
 from . import crm_mail_provider as crm_mail_provider
 from . import crm_mail_account as crm_mail_account
+from . import crm_mail_account_sync as crm_mail_account_sync
 from . import ir_mail_server as ir_mail_server
 from . import res_users as res_users
 from . import res_config_settings as res_config_settings
+from . import crm_mail_partner_email as crm_mail_partner_email
+from . import res_partner as res_partner
+from . import crm_mail_interaction as crm_mail_interaction
+from . import crm_lead as crm_lead
+from . import mail_message as mail_message

@@ -5,7 +5,8 @@ from odoo.exceptions import UserError
 from odoo.tools import email_normalize
 
 from ..mailsync import errors as engine_errors
-from ..mailsync import imap, oauth
+from ..mailsync import imap, matching, oauth
+from ..mailsync.addresses import DEFAULT_EXCLUSIONS, domain_of
 from .crm_mail_provider import SECURITY_SELECTION
 from .mail_error_messages import describe
 
@@ -274,3 +275,38 @@ class CrmMailAccount(models.Model):
             server = Server.create(values)
         self.sudo().smtp_server_id = server
         return server
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "sharing" in vals:
+            # What was logged follows the mailbox's sharing, now and later.
+            self.env["crm.mail.interaction"].sudo().search([("account_id", "in", self.ids)]).write(
+                {"sharing": vals["sharing"]}
+            )
+        return result
+
+    def _matching_scope(self):
+        """Whose addresses are not customers' for this mailbox: its owner's, the
+        company's domains (not public ones such as gmail.com) and the exclusions."""
+        self.ensure_one()
+        params = self.env["ir.config_parameter"].sudo()
+        own = [
+            self.email,
+            self.user_id.email,
+            *self.sudo().smtp_server_id._parse_from_filter(self.sudo().smtp_server_id.from_filter),
+        ]
+        public = {domain for preset in self.env["crm.mail.provider"]._presets() for domain in preset.domains}
+        domains = {domain_of(self.company_id.email)} | set(
+            self.env["mail.alias.domain"].sudo().search([]).mapped("name")
+        )
+        domains |= set(_words(params.get_param("crm_mail_sync.internal_domains")))
+        exclusions = params.get_param("crm_mail_sync.exclusions")
+        return matching.Scope.build(
+            own_addresses=[address for address in own if address and "@" in address],
+            internal_domains=[domain for domain in domains if domain and domain not in public],
+            exclusions=_words(exclusions) if exclusions is not False else DEFAULT_EXCLUSIONS,
+        )
+
+
+def _words(text):
+    return (text or "").replace(",", " ").split()

@@ -1,0 +1,299 @@
+import base64
+from collections import defaultdict
+
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.tools import SQL, format_datetime, plaintext2html
+
+from ..mailsync import matching
+from ..mailsync.addresses import normalize
+
+DIRECTIONS = [(matching.RECEIVED, "Received"), (matching.SENT, "Sent")]
+
+
+class CrmMailInteraction(models.Model):
+    """One email from a connected mailbox, logged for one owner: the message a
+    contact's or an opportunity's page shows in its chatter and Emails list.
+
+    The same message synced from two colleagues' mailboxes gives one entry
+    per owner (``UNIQUE(owner_key, message_key)``), each shared as its
+    mailbox is. Logging the same message twice for an owner does nothing:
+    that is what makes a re-run after a crash harmless.
+    """
+
+    _name = "crm.mail.interaction"
+    _description = "Logged Email"
+    _order = "date desc, id desc"
+    _rec_name = "subject"
+
+    subject = fields.Char(readonly=True)
+    message_key = fields.Char(
+        "Message Identity", required=True, readonly=True, help="Message-ID, or a hash of the message without one."
+    )
+    message_id = fields.Char("Message-ID", index="btree_not_null", readonly=True)
+    thread_refs = fields.Text("Thread", readonly=True, help="In-Reply-To and References of the message.")
+    owner_id = fields.Many2one("res.users", "Shared By", index=True, readonly=True, ondelete="cascade")
+    owner_key = fields.Integer(compute="_compute_owner_key", store=True, readonly=True)
+    account_id = fields.Many2one("crm.mail.account", "Mailbox", index=True, readonly=True, ondelete="set null")
+    company_id = fields.Many2one("res.company", readonly=True)
+    sharing = fields.Selection(
+        [("private", "Private"), ("team", "Sales team"), ("everyone", "Everyone")],
+        required=True,
+        default="private",
+        readonly=True,
+    )
+    direction = fields.Selection(DIRECTIONS, required=True, readonly=True)
+    date = fields.Datetime(readonly=True, index=True)
+    sender = fields.Char("From", readonly=True)
+    recipients = fields.Char("To", readonly=True)
+    cc = fields.Char("Cc", readonly=True)
+    body = fields.Html(readonly=True)
+    partner_ids = fields.Many2many(
+        "res.partner",
+        "crm_mail_interaction_res_partner_rel",
+        "interaction_id",
+        "partner_id",
+        "Contacts",
+        readonly=True,
+    )
+    lead_ids = fields.Many2many(
+        "crm.lead",
+        "crm_mail_interaction_crm_lead_rel",
+        "interaction_id",
+        "lead_id",
+        "Opportunities",
+        readonly=True,
+    )
+    attachment_ids = fields.One2many(
+        "ir.attachment", "res_id", "Attachments", domain=[("res_model", "=", "crm.mail.interaction")], readonly=True
+    )
+    mail_message_ids = fields.One2many("mail.message", "crm_mail_interaction_id", "Chatter Entries", readonly=True)
+
+    _owner_message_unique = models.Constraint(
+        "UNIQUE(owner_key, message_key)", "This email is already logged for this user."
+    )
+
+    @api.depends("owner_id")
+    def _compute_owner_key(self):
+        for interaction in self:
+            interaction.owner_key = interaction.owner_id.id or 0
+
+    # -- matching --------------------------------------------------------
+    @api.model
+    def _match(self, account, headers_list):
+        """For each message (``mailsync.message.Headers``), the contacts and open
+        leads it concerns: ``[(headers, partner ids, lead ids)]``, only for the
+        messages that concern at least one. A few indexed queries per batch,
+        whatever its size."""
+        scope = account._matching_scope()
+        keys = [matching.external_keys(headers, scope) for headers in headers_list]
+        all_keys = sorted(set().union(*keys))
+        thread_ids = sorted({ref for headers in headers_list for ref in headers.thread_ids()})
+        if not all_keys and not thread_ids:
+            return []
+        for model in ("res.partner", "crm.mail.partner.email", "crm.lead", "crm.mail.interaction"):
+            self.env[model].flush_model()
+        company = account.company_id.id
+
+        partners_by_key = defaultdict(set)
+        if all_keys:
+            rows = self.env.execute_query(
+                SQL(
+                    """SELECT mail_match_key, id FROM res_partner
+                        WHERE mail_match_key = ANY(%(keys)s) AND active
+                          AND (company_id IS NULL OR company_id = %(company)s)
+                       UNION
+                       SELECT e.email_key, p.id FROM crm_mail_partner_email e
+                         JOIN res_partner p ON p.id = e.partner_id
+                        WHERE e.email_key = ANY(%(keys)s) AND p.active
+                          AND (p.company_id IS NULL OR p.company_id = %(company)s)""",
+                    keys=all_keys,
+                    company=company,
+                )
+            )
+            for key, partner_id in rows:
+                partners_by_key[key].add(partner_id)
+
+        partner_ids = sorted({pid for pids in partners_by_key.values() for pid in pids})
+        leads_by_key, leads_by_partner = defaultdict(set), defaultdict(set)
+        if all_keys:
+            rows = self.env.execute_query(
+                SQL(
+                    """SELECT id, partner_id, mail_match_key FROM crm_lead
+                        WHERE active AND won_status = 'pending'
+                          AND (company_id IS NULL OR company_id = %(company)s)
+                          AND (mail_match_key = ANY(%(keys)s) OR partner_id = ANY(%(partners)s))""",
+                    keys=all_keys,
+                    partners=partner_ids,
+                    company=company,
+                )
+            )
+            for lead_id, partner_id, key in rows:
+                if key:
+                    leads_by_key[key].add(lead_id)
+                if partner_id:
+                    leads_by_partner[partner_id].add(lead_id)
+
+        leads_by_thread = defaultdict(set)
+        if thread_ids:
+            rows = self.env.execute_query(
+                SQL(
+                    """SELECT i.message_id, r.lead_id FROM crm_mail_interaction i
+                         JOIN crm_mail_interaction_crm_lead_rel r ON r.interaction_id = i.id
+                         JOIN crm_lead l ON l.id = r.lead_id AND l.active
+                        WHERE i.message_id = ANY(%s)""",
+                    thread_ids,
+                )
+            )
+            for message_id, lead_id in rows:
+                leads_by_thread[message_id].add(lead_id)
+
+        matches = []
+        for headers, message_keys in zip(headers_list, keys, strict=True):
+            partners = {pid for key in message_keys for pid in partners_by_key.get(key, ())}
+            leads = {lid for key in message_keys for lid in leads_by_key.get(key, ())}
+            leads |= {lid for pid in partners for lid in leads_by_partner.get(pid, ())}
+            leads |= {lid for ref in headers.thread_ids() for lid in leads_by_thread.get(ref, ())}
+            if partners or leads:
+                matches.append((headers, sorted(partners), sorted(leads)))
+        return matches
+
+    # -- logging ---------------------------------------------------------
+    @api.model
+    def _log(self, account, items):
+        """Log ``[(content, partner ids, lead ids)]`` (``content`` a
+        ``mailsync.message.Content``) for the mailbox's owner; messages already
+        logged for that owner are skipped. Returns the new interactions."""
+        self = self.sudo()
+        owner = account.user_id
+        scope = account._matching_scope()
+        keys = [content.headers.identity for content, _partners, _leads in items]
+        done = set(
+            self.with_context(active_test=False)
+            .search([("owner_key", "=", owner.id or 0), ("message_key", "in", keys)])
+            .mapped("message_key")
+        )
+        created = self.browse()
+        for content, partner_ids, lead_ids in items:
+            headers = content.headers
+            if headers.identity in done:
+                continue
+            done.add(headers.identity)
+            interaction = self.create(
+                {
+                    "subject": headers.subject,
+                    "message_key": headers.identity,
+                    "message_id": headers.message_id or False,
+                    "thread_refs": " ".join(headers.thread_ids()) or False,
+                    "owner_id": owner.id,
+                    "account_id": account.id,
+                    "company_id": account.company_id.id,
+                    "sharing": account.sharing,
+                    "direction": matching.direction(headers, scope),
+                    "date": headers.date.replace(tzinfo=None) if headers.date else fields.Datetime.now(),
+                    "sender": _format_addresses(headers.sender),
+                    "recipients": _format_addresses(headers.to),
+                    "cc": _format_addresses(headers.cc),
+                    "body": self._body_html(content),
+                    "partner_ids": [fields.Command.set(partner_ids)],
+                    "lead_ids": [fields.Command.set(lead_ids)],
+                }
+            )
+            interaction._store_attachments(content)
+            interaction._post_in_chatters()
+            created |= interaction
+        return created
+
+    @api.model
+    def _body_html(self, content):
+        body = content.html or (plaintext2html(content.text) if content.text else "")
+        if content.skipped:
+            notes = Markup("").join(
+                Markup("<li>%s</li>")
+                % self.env._(
+                    "%(name)s (%(size)s MB) was not stored: it is larger than the attachment size limit.",
+                    name=skipped.filename or skipped.mimetype,
+                    size=round(skipped.size / 1024 / 1024, 1),
+                )
+                for skipped in content.skipped
+            )
+            body = Markup("%s<ul class='text-muted'>%s</ul>") % (Markup(body), notes)
+        return body
+
+    def _store_attachments(self, content):
+        self.ensure_one()
+        if not content.attachments:
+            return
+        self.env["ir.attachment"].sudo().create(
+            [
+                {
+                    "name": attachment.filename or self.env._("attachment"),
+                    "mimetype": attachment.mimetype,
+                    "datas": base64.b64encode(attachment.content),
+                    "res_model": self._name,
+                    "res_id": self.id,
+                }
+                for attachment in content.attachments
+            ]
+        )
+
+    def _post_in_chatters(self, records=None):
+        """An email-style entry in the chatter of each contact and opportunity
+        (or only of ``records``: ``[(model, id)]``)."""
+        self.ensure_one()
+        if records is None:
+            records = [("res.partner", pid) for pid in self.partner_ids.ids]
+            records += [("crm.lead", lid) for lid in self.lead_ids.ids]
+        values = {
+            "message_type": "email",
+            "subtype_id": self.env.ref("mail.mt_note").id,
+            "is_internal": True,
+            "author_id": self._author().id,
+            "email_from": self.sender,
+            "subject": self.subject,
+            "body": self._chatter_header() + (self.body or ""),
+            "date": self.date,
+            "attachment_ids": [fields.Command.set(self.attachment_ids.ids)],
+            "crm_mail_interaction_id": self.id,
+        }
+        self.env["mail.message"].sudo().create(
+            [{**values, "model": model, "res_id": res_id} for model, res_id in records]
+        )
+
+    def _author(self):
+        if self.direction == matching.SENT and self.owner_id:
+            return self.owner_id.partner_id
+        key = normalize(self.sender.rsplit("<", 1)[-1].rstrip(">")) if self.sender else None
+        return self.partner_ids.filtered(
+            lambda partner: key in (partner.mail_match_key, *partner.secondary_email_ids.mapped("email_key"))
+        )[:1]
+
+    def _chatter_header(self):
+        lines = [(self.env._("From"), self.sender), (self.env._("To"), self.recipients), (self.env._("Cc"), self.cc)]
+        shown = Markup("<br/>").join(Markup("<b>%s:</b> %s") % (label, value) for label, value in lines if value)
+        when = format_datetime(self.env, self.date) if self.date else ""
+        return Markup('<p class="o_crm_mail_sync_header text-muted small">%s<br/>%s</p>') % (shown, when)
+
+    def _update_chatters(self):
+        """After links change (e.g. a new opportunity): an entry in every chatter."""
+        for interaction in self:
+            posted = {(message.model, message.res_id) for message in interaction.sudo().mail_message_ids}
+            wanted = [("res.partner", pid) for pid in interaction.partner_ids.ids]
+            wanted += [("crm.lead", lid) for lid in interaction.lead_ids.ids]
+            missing = [record for record in wanted if record not in posted]
+            if missing:
+                interaction._post_in_chatters(missing)
+
+    # -- UI --------------------------------------------------------------
+    @api.model
+    def _action_open(self, domain, record):
+        action = self.env["ir.actions.act_window"]._for_xml_id("crm_mail_sync.crm_mail_interaction_action")
+        action["domain"] = domain
+        action["context"] = {"create": False}
+        action["display_name"] = self.env._("Emails of %(record)s", record=record.display_name)
+        return action
+
+
+def _format_addresses(pairs):
+    return ", ".join(f"{name} <{key}>" if name else key for name, key in pairs) or False

@@ -1,0 +1,46 @@
+"""Realistic raw emails for the Odoo tests, built with the standard library."""
+
+import datetime
+import itertools
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+_counter = itertools.count(1)
+
+
+def raw_email(
+    sender,
+    to,
+    subject="Your quote",
+    body="Hello,\n\nCould you send the quote?\n\nBest regards",
+    cc=None,
+    message_id=None,
+    in_reply_to=None,
+    references=None,
+    html=None,
+    attachments=(),
+    date=None,
+):
+    """Bytes of an RFC 5322 message; a unique Message-ID unless one is given
+    (``message_id=False`` leaves it out)."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to if isinstance(to, str) else ", ".join(to)
+    if cc:
+        message["Cc"] = cc if isinstance(cc, str) else ", ".join(cc)
+    message["Subject"] = subject
+    message["Date"] = format_datetime(date or datetime.datetime(2026, 11, 20, 9, 30, tzinfo=datetime.UTC))
+    if message_id is None:
+        message_id = f"<sample-{next(_counter)}@mail.example>"
+    if message_id:
+        message["Message-ID"] = message_id
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to
+        message["References"] = references or in_reply_to
+    message.set_content(body)
+    if html:
+        message.add_alternative(html, subtype="html")
+    for filename, mimetype, content in attachments:
+        maintype, subtype = mimetype.split("/")
+        message.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
+    return message.as_bytes()
