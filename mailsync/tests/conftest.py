@@ -9,7 +9,10 @@ from mailsync.testing.smtpd import SmtpServer
 
 @pytest.fixture(scope="session")
 def dovecot():
-    with DovecotServer(users=dict([ALICE, BOB])) as server:
+    # Fresh mailboxes for tests that need their own (Dovecot re-reads its user
+    # list at most once a second, so they are all there from the start).
+    spare = {f"mailbox{n}@example.com": "pw" for n in range(1, 41)}
+    with DovecotServer(users={**dict([ALICE, BOB]), **spare}) as server:
         yield server
 
 
