@@ -19,6 +19,7 @@
         "security/crm_mail_account_security.xml",
         "security/crm_mail_interaction_security.xml",
         "data/provider_presets.xml",
+        "data/ir_cron.xml",
         "wizard/crm_mail_setup_wizard_views.xml",
         "views/crm_mail_account_views.xml",
         "views/crm_mail_provider_views.xml",

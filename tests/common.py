@@ -28,11 +28,12 @@ class MailSyncCase(TransactionCase):
         )
         cls.Account = cls.env["crm.mail.account"]
 
-    def imap_values(self, login=ALICE[0], password=ALICE[1], **values):
+    @classmethod
+    def imap_values(cls, login=ALICE[0], password=ALICE[1], **values):
         return {
             "email": login,
-            "imap_host": self.dovecot.host,
-            "imap_port": self.dovecot.port,
+            "imap_host": cls.dovecot.host,
+            "imap_port": cls.dovecot.port,
             "imap_security": "none",
             "imap_login": login,
             "imap_password": password,

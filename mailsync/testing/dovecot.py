@@ -272,3 +272,16 @@ protocol imap {{
             client.append(folder, message, flags=flags, msg_time=msg_time)
         finally:
             client.logout()
+
+    def clear(self, login):
+        """Delete every message of every folder of a user (between tests)."""
+        client = self.client(login)
+        try:
+            for _flags, _delimiter, name in client.list_folders():
+                client.select_folder(name)
+                messages = client.search(["ALL"])
+                if messages:
+                    client.delete_messages(messages)
+                    client.expunge()
+        finally:
+            client.logout()
