@@ -28,6 +28,7 @@
         "views/res_config_settings_views.xml",
         "views/ir_mail_server_views.xml",
         "views/crm_mail_interaction_views.xml",
+        "wizard/crm_mail_create_opportunity_views.xml",
         "views/res_partner_views.xml",
         "views/crm_lead_views.xml",
     ],

@@ -7,7 +7,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL, format_datetime, plaintext2html
 
 from ..mailsync import matching
-from ..mailsync.addresses import normalize
+from ..mailsync.addresses import normalize, parse_header_addresses
 
 DIRECTIONS = [(matching.RECEIVED, "Received"), (matching.SENT, "Sent")]
 
@@ -32,7 +32,9 @@ class CrmMailInteraction(models.Model):
         "Message Identity", required=True, readonly=True, help="Message-ID, or a hash of the message without one."
     )
     message_id = fields.Char("Message-ID", index="btree_not_null", readonly=True)
-    thread_refs = fields.Text("Thread", readonly=True, help="In-Reply-To and References of the message.")
+    thread_refs = fields.Text(
+        "Thread", readonly=True, index="trigram", help="In-Reply-To and References of the message."
+    )
     owner_id = fields.Many2one("res.users", "Shared By", index=True, readonly=True, ondelete="cascade")
     owner_key = fields.Integer(compute="_compute_owner_key", store=True, readonly=True)
     account_id = fields.Many2one("crm.mail.account", "Mailbox", index=True, readonly=True, ondelete="set null")
@@ -65,14 +67,18 @@ class CrmMailInteraction(models.Model):
         "Opportunities",
         readonly=True,
     )
-    attachment_ids = fields.One2many(
-        "ir.attachment", "res_id", "Attachments", domain=[("res_model", "=", "crm.mail.interaction")], readonly=True
-    )
+    attachment_ids = fields.Many2many("ir.attachment", string="Attachments", compute="_compute_attachment_ids")
     mail_message_ids = fields.One2many("mail.message", "crm_mail_interaction_id", "Chatter Entries", readonly=True)
 
     _owner_message_unique = models.Constraint(
         "UNIQUE(owner_key, message_key)", "This email is already logged for this user."
     )
+
+    def _compute_attachment_ids(self):
+        attachments = self.env["ir.attachment"].search([("res_model", "=", self._name), ("res_id", "in", self.ids)])
+        by_interaction = attachments.grouped("res_id")
+        for interaction in self:
+            interaction.attachment_ids = by_interaction.get(interaction.id, attachments.browse())
 
     @api.depends("owner_id")
     def _compute_owner_key(self):
@@ -265,8 +271,12 @@ class CrmMailInteraction(models.Model):
         if self.direction == matching.SENT and self.owner_id:
             return self.owner_id.partner_id
         key = normalize(self.sender.rsplit("<", 1)[-1].rstrip(">")) if self.sender else None
+        return self._partner_of(key)
+
+    def _partner_of(self, key):
+        """The linked contact with this address (main or secondary), if any."""
         return self.partner_ids.filtered(
-            lambda partner: key in (partner.mail_match_key, *partner.secondary_email_ids.mapped("email_key"))
+            lambda partner: key and key in (partner.mail_match_key, *partner.secondary_email_ids.mapped("email_key"))
         )[:1]
 
     def _chatter_header(self):
@@ -284,6 +294,44 @@ class CrmMailInteraction(models.Model):
             missing = [record for record in wanted if record not in posted]
             if missing:
                 interaction._post_in_chatters(missing)
+
+    # -- conversation --------------------------------------------------
+    def _customer_name_and_email(self):
+        """Who the customer is in this email: the sender of a received email,
+        the first contact (else first recipient) of a sent one."""
+        self.ensure_one()
+        if self.direction == matching.RECEIVED:
+            candidates = parse_header_addresses(self.sender or "")
+        else:
+            candidates = parse_header_addresses(self.recipients or "", self.cc or "")
+            candidates = [c for c in candidates if self._partner_of(c[1])] or candidates
+        return candidates[0] if candidates else ("", "")
+
+    def _customer_address(self):
+        return self._customer_name_and_email()[1]
+
+    def _thread(self):
+        """The logged emails of the same conversations (by Message-ID,
+        In-Reply-To and References), as the current user may see them."""
+        ids = set()
+        for interaction in self:
+            ids.update(filter(None, [interaction.message_id, *(interaction.thread_refs or "").split()]))
+        if not ids:
+            return self.browse()
+        domain = [("message_id", "in", sorted(ids))]
+        for message_id in sorted(ids):
+            domain = ["|", ("thread_refs", "ilike", message_id), *domain]
+        return self.search(domain) - self
+
+    def _thread_leads(self):
+        """Open opportunities this conversation is already logged on."""
+        leads = (self | self._thread()).lead_ids
+        return leads.filtered(lambda lead: lead.active and lead.type == "opportunity")
+
+    def action_create_opportunity(self):
+        action = self.env["ir.actions.act_window"]._for_xml_id("crm_mail_sync.crm_mail_create_opportunity_action")
+        action["context"] = {"active_model": self._name, "active_ids": self.ids}
+        return action
 
     # -- UI --------------------------------------------------------------
     @api.model

@@ -10,6 +10,9 @@ from odoo.addons.crm_mail_sync.mailsync.testing.dovecot import DovecotServer
 from odoo.addons.crm_mail_sync.mailsync.testing.smtpd import SmtpServer
 from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
 
+from .mail_samples import raw_email
+from .test_interaction_log import InteractionCase
+
 
 @tagged("post_install", "-at_install")
 class TestAppsMenu(HttpCase):
@@ -82,3 +85,17 @@ class TestSetupWizardTour(HttpCase):
         self.assertEqual(account.smtp_server_id.owner_user_id, self.salesman)
         received = self.smtpd.wait_for(1)
         self.assertEqual(received[0]["rcpt_tos"], [ALICE[0]], "the test email reached the salesperson")
+
+
+@tagged("post_install", "-at_install")
+class TestEmailsTour(HttpCase, InteractionCase):
+    def test_salesperson_sees_logged_email_and_makes_it_an_opportunity(self):
+        self.opportunity.action_set_lost()
+        self.ingest(
+            self.sam_box, raw_email("Bea <bea@customer.example>", self.sam.email, subject="Order of 500 chairs")
+        )
+        tina_box = self.mailbox(self.tina, "team")
+        self.ingest(tina_box, raw_email(self.tina.email, "bea@customer.example", subject="Delivery dates"))
+        self.start_tour(f"/odoo/contacts/{self.customer.id}", "crm_mail_sync_emails", login="sam")
+        lead = self.env["crm.lead"].search([("name", "=", "Order of 500 chairs")])
+        self.assertEqual((lead.type, lead.partner_id, lead.user_id), ("opportunity", self.customer, self.sam))

@@ -1,0 +1,125 @@
+from odoo.exceptions import AccessError
+from odoo.tests import Form, new_test_user, tagged
+
+from odoo.addons.crm_mail_sync.mailsync.message import clean_subject
+
+from .mail_samples import raw_email
+from .test_interaction_log import PDF, InteractionCase
+
+
+@tagged("post_install", "-at_install")
+class TestCreateOpportunity(InteractionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.acme = cls.env["res.partner"].create(
+            {"name": "Acme Corp", "is_company": True, "email": "contact@acme.example"}
+        )
+
+    def wizard(self, interactions, user=None):
+        user = user or self.sam
+        action = interactions.with_user(user).action_create_opportunity()
+        return Form(self.env[action["res_model"]].with_user(user).with_context(action["context"]))
+
+    def test_subject_cleaning(self):
+        cases = {
+            "Re: Offer for 500 chairs": "Offer for 500 chairs",
+            "RE: Fwd: TR: RV: AW: Offer": "Offer",
+            "Re[2]: FW: Offer": "Offer",
+            "re:re: offer": "offer",
+            "Réf. Report: Q3": "Réf. Report: Q3",
+            "Report: Q3": "Report: Q3",
+            "Fwd:": "",
+        }
+        for subject, expected in cases.items():
+            self.assertEqual(clean_subject(subject), expected, subject)
+
+    def test_from_an_email_of_a_known_contact(self):
+        self.opportunity.action_set_lost()  # no open opportunity: a new one is wanted
+        logged, _fetched = self.ingest(
+            self.sam_box,
+            raw_email(
+                "Bea <bea@customer.example>",
+                "sam@ourcompany.example",
+                subject="RE: TR: New project: 2,000 desks",
+                body="We need 2,000 desks by March.",
+                attachments=[("specs.pdf", "application/pdf", PDF)],
+            ),
+        )
+        form = self.wizard(logged)
+        self.assertEqual(form.name, "New project: 2,000 desks")
+        self.assertEqual((form.contact_mode, form.partner_id), ("existing", self.customer))
+        self.assertEqual((form.user_id, form.team_id), (self.sam, self.team_a))
+        self.assertIn("2,000 desks by March", form.description)
+        self.assertFalse(form.existing_lead_id)
+        action = form.save().action_create()
+
+        lead = self.env["crm.lead"].browse(action["res_id"])
+        self.assertEqual((lead.type, lead.partner_id, lead.user_id), ("opportunity", self.customer, self.sam))
+        self.assertIn(lead, logged.lead_ids)
+        self.assertEqual(
+            self.env["ir.attachment"].search([("res_model", "=", "crm.lead"), ("res_id", "=", lead.id)]).name,
+            "specs.pdf",
+        )
+        entry = self.chatter(lead).filtered("crm_mail_interaction_id")
+        self.assertEqual(entry.crm_mail_interaction_id, logged, "the email shows in the opportunity's chatter")
+
+        # A later reply in the thread lands on the new opportunity by itself.
+        reply, _fetched = self.ingest(
+            self.sam_box,
+            raw_email(
+                "Someone <someone@customer-partner.example>",
+                "sam@ourcompany.example",
+                subject="Re: New project",
+                in_reply_to=logged.message_id,
+            ),
+        )
+        self.assertIn(lead, reply.lead_ids)
+
+    def test_from_an_unknown_sender_a_new_contact_in_the_company_of_its_domain(self):
+        self.acme.email = "info@acme.example"
+        self.env["res.partner"].create({"name": "Carl Acme", "email": "carl@acme.example"})  # a known contact
+        logged, _fetched = self.ingest(
+            self.sam_box,
+            raw_email(
+                "Dora Acme <dora@acme.example>",
+                "sam@ourcompany.example, carl@acme.example",
+                subject="Fwd: tender",
+            ),
+        )
+        form = self.wizard(logged)
+        self.assertEqual(form.contact_mode, "new")
+        self.assertEqual((form.new_contact_name, form.new_contact_email), ("Dora Acme", "dora@acme.example"))
+        self.assertEqual(form.company_partner_id, self.acme)
+        lead = self.env["crm.lead"].browse(form.save().action_create()["res_id"])
+        self.assertEqual((lead.partner_id.name, lead.partner_id.parent_id), ("Dora Acme", self.acme))
+        self.assertEqual(lead.name, "tender")
+
+    def test_an_existing_opportunity_of_the_thread_is_offered_instead(self):
+        first, _fetched = self.ingest(
+            self.sam_box,
+            raw_email("bea@customer.example", "sam@ourcompany.example", message_id="<t1@customer.example>"),
+        )
+        self.assertIn(self.opportunity, first.lead_ids)
+        reply, _fetched = self.ingest(
+            self.sam_box,
+            raw_email("bea@customer.example", "sam@ourcompany.example", in_reply_to="<t1@customer.example>"),
+        )
+        form = self.wizard(reply)
+        self.assertEqual(form.existing_lead_id, self.opportunity)
+        wizard = form.save()
+        self.assertEqual(wizard.action_open_existing()["res_id"], self.opportunity.id)
+        before = self.env["crm.lead"].search_count([])
+        lead = self.env["crm.lead"].browse(wizard.action_create()["res_id"])  # "create anyway"
+        self.assertEqual(self.env["crm.lead"].search_count([]), before + 1)
+        self.assertIn(lead, first.lead_ids, "the whole thread follows the new opportunity")
+
+    def test_a_user_who_cannot_read_the_email_or_create_leads_cannot(self):
+        private, _fetched = self.ingest(self.otto_box, raw_email("bea@customer.example", "otto@ourcompany.example"))
+        with self.assertRaises(AccessError):
+            self.wizard(private, user=self.sam)
+        shared, _fetched = self.ingest(self.sam_box, raw_email("bea@customer.example", "sam@ourcompany.example"))
+        employee = new_test_user(self.env, "emma", groups="base.group_user")
+        self.sam_box.sharing = "everyone"
+        with self.assertRaises(AccessError):
+            self.wizard(shared, user=employee).save().action_create()
