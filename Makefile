@@ -12,3 +12,6 @@ lint:
 
 i18n:  ## export translatable terms to i18n/*.pot and merge them into fr.po and es.po
 	bash scripts/i18n.sh
+
+bench:  ## sync and matching benchmarks against real Dovecot and Odoo (figures in bench/RESULTS.md); ARGS="--messages 2000"
+	bash -c 'source scripts/env.sh && ensure_venv && CRM_MAIL_SYNC_ADDONS="$$(addons_link_dir)" "$$PY" bench/run.py $(ARGS)'

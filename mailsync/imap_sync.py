@@ -173,15 +173,14 @@ class MailboxSync:
 
     # -- idle poll -------------------------------------------------------
     def changed(self):
-        """Whether anything new may be there: one STATUS per folder, no SELECT."""
-        folders = self.sync_folders()
-        if {folder.name for folder in folders.values()} - set(self.state.folders):
-            return True
-        for folder in folders.values():
-            known = self.state.folders[folder.name]
+        """Whether anything new may be there: one STATUS per synced folder, no
+        SELECT, no LIST (a folder renamed or gone makes STATUS fail: True)."""
+        if {state.role for state in self.state.folders.values()} != {INBOX, SENT}:
+            return True  # never synced, or no sent folder found yet: look again
+        for known in self.state.folders.values():
             try:
                 with self._errors():
-                    status = self.client.folder_status(folder.name, [b"UIDNEXT", b"UIDVALIDITY"])
+                    status = self.client.folder_status(known.name, [b"UIDNEXT", b"UIDVALIDITY"])
             except imap_exc.IMAPClientError:
                 return True  # let the full sync find out
             if status.get(b"UIDVALIDITY") != known.uidvalidity or status.get(b"UIDNEXT") != known.uidnext:
@@ -299,3 +298,26 @@ class MailboxSync:
 
 def _text(value):
     return value.decode() if isinstance(value, bytes) else value
+
+
+def poll(jobs, workers=16):
+    """Idle-poll many mailboxes at once: ``jobs`` is ``[(ImapSettings,
+    SyncState)]``; returns, in order, True (something new, or an error the
+    full sync will report) or False. The wait is the network's, so threads
+    overlap the round trips of up to ``workers`` mailboxes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .imap import connect
+
+    def one(job):
+        settings, state = job
+        try:
+            with connect(settings) as session:
+                return MailboxSync(session, state).changed()
+        except Exception:  # noqa: BLE001 - the full sync reports it properly
+            return True
+
+    if not jobs:
+        return []
+    with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        return list(pool.map(one, jobs))

@@ -6,11 +6,11 @@ import psycopg2
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL
 
 from ..mailsync import errors as engine_errors
 from ..mailsync import imap, message
-from ..mailsync.imap_sync import DEFAULT_WINDOW_DAYS, MailboxSync, SyncState
+from ..mailsync.imap_sync import DEFAULT_WINDOW_DAYS, MailboxSync, SyncState, poll
 from .mail_error_messages import describe
 
 _logger = logging.getLogger(__name__)
@@ -22,6 +22,7 @@ MAX_BACKOFF = datetime.timedelta(hours=6)
 LEASE = datetime.timedelta(minutes=15)  # a worker killed mid-sync frees its mailbox after this
 PAUSE_AFTER_AUTH_FAILURES = 5
 DEFAULT_BUDGET_SECONDS = 240
+POLL_BATCH = 32  # mailboxes claimed and idle-polled together
 
 
 class CrmMailAccount(models.Model):
@@ -52,51 +53,93 @@ class CrmMailAccount(models.Model):
     # -- the cron --------------------------------------------------------
     @api.model
     def _cron_sync(self, budget_seconds=None):
-        """Sync due mailboxes until none is left or the time budget is spent."""
+        """Sync due mailboxes until none is left or the time budget is spent.
+        Mailboxes are claimed a few at a time; those already synced are first
+        polled together (one STATUS per folder, in parallel) and only the ones
+        with new mail are synced."""
         budget = budget_seconds or DEFAULT_BUDGET_SECONDS
         deadline = time.monotonic() + budget
         while time.monotonic() < deadline:
-            account = self._claim_due_account()
-            if not account:
+            accounts = self._claim_due_accounts(POLL_BATCH)
+            if not accounts:
                 break
-            account._sync(deadline)
+            done = self.browse()
+            try:
+                unchanged = accounts._poll_unchanged()
+                done |= unchanged
+                for account in accounts - unchanged:
+                    if time.monotonic() >= deadline:
+                        break
+                    account._sync(deadline)
+                    done |= account
+            finally:
+                # Claimed but not reached in this run: free them for the next one.
+                left = (accounts - done).exists()
+                if left:
+                    left.sudo().write({"sync_lease_until": False})
+                    self._commit()
+
+    def _poll_unchanged(self):
+        """The mailboxes (of ``self``) with nothing new since their last sync,
+        marked as synced now; the others are returned to the caller to sync."""
+        jobs, candidates = [], self.browse()
+        for account in self.sudo():
+            if not (account.sync_state and account.last_sync and account.state == "connected"):
+                continue
+            try:
+                settings = account._imap_settings()
+            except UserError:
+                continue  # the full sync reports it
+            jobs.append((settings, SyncState.from_json(account.sync_state)))
+            candidates |= account
+        unchanged = self.browse()
+        for account, changed in zip(candidates, poll(jobs), strict=True):
+            if not changed:
+                unchanged |= account
+        if unchanged:
+            now = fields.Datetime.now()
+            unchanged.sudo().write({"last_sync": now, "next_sync": now + SYNC_INTERVAL, "sync_lease_until": False})
+            self._commit(len(unchanged))
+        return unchanged
 
     @api.model
-    def _claim_due_account(self):
-        """Take the next due mailbox, or an empty recordset: the row lock makes
-        the choice atomic between workers, the lease (committed at once) keeps
-        the mailbox ours across the sync's own commits."""
+    def _claim_due_accounts(self, limit=1):
+        """Take up to ``limit`` due mailboxes: the row locks make the choice
+        atomic between workers, the lease (committed at once) keeps them ours
+        across the sync's own commits."""
         self.flush_model()
         for _attempt in range(10):
             now = fields.Datetime.now()
             try:
                 # Odoo's transactions are REPEATABLE READ: a mailbox another
                 # worker claimed since our snapshot cannot be locked: retry.
-                with mute_logger("odoo.sql_db"):
-                    rows = self.env.execute_query(
-                        SQL(
-                            """UPDATE crm_mail_account SET sync_lease_until = %(lease)s
-                                WHERE id = (
-                                    SELECT id FROM crm_mail_account
-                                     WHERE active AND state IN ('connected', 'error')
-                                       AND NOT coalesce(sync_paused, false)
-                                       AND (next_sync IS NULL OR next_sync <= %(now)s)
-                                       AND (sync_lease_until IS NULL OR sync_lease_until < %(now)s)
-                                     ORDER BY next_sync NULLS FIRST, id
-                                     LIMIT 1
-                                     FOR NO KEY UPDATE SKIP LOCKED)
-                            RETURNING id""",
-                            lease=now + LEASE,
-                            now=now,
-                        )
-                    )
+                self.env.cr.execute(
+                    SQL(
+                        """UPDATE crm_mail_account SET sync_lease_until = %(lease)s
+                            WHERE id IN (
+                                SELECT id FROM crm_mail_account
+                                 WHERE active AND state IN ('connected', 'error')
+                                   AND NOT coalesce(sync_paused, false)
+                                   AND (next_sync IS NULL OR next_sync <= %(now)s)
+                                   AND (sync_lease_until IS NULL OR sync_lease_until < %(now)s)
+                                 ORDER BY next_sync NULLS FIRST, id
+                                 LIMIT %(limit)s
+                                 FOR NO KEY UPDATE SKIP LOCKED)
+                        RETURNING id""",
+                        lease=now + LEASE,
+                        now=now,
+                        limit=limit,
+                    ),
+                    log_exceptions=False,
+                )
+                rows = self.env.cr.fetchall()
             except psycopg2.errors.SerializationFailure:
                 self._rollback()
                 continue
             self._commit()
-            account = self.browse(rows[0][0]) if rows else self.browse()
-            account.invalidate_recordset()
-            return account
+            accounts = self.browse(sorted(row[0] for row in rows))
+            accounts.invalidate_recordset()
+            return accounts
         return self.browse()
 
     def _commit(self, processed=0):

@@ -180,13 +180,14 @@ class CrmMailInteraction(models.Model):
             .search([("owner_key", "=", owner.id or 0), ("message_key", "in", keys)])
             .mapped("message_key")
         )
-        created = self.browse()
+        vals_list, contents = [], []
         for content, partner_ids, lead_ids in items:
             headers = content.headers
             if headers.identity in done:
                 continue
             done.add(headers.identity)
-            interaction = self.create(
+            contents.append(content)
+            vals_list.append(
                 {
                     "subject": headers.subject,
                     "message_key": headers.identity,
@@ -206,9 +207,10 @@ class CrmMailInteraction(models.Model):
                     "lead_ids": [fields.Command.set(lead_ids)],
                 }
             )
-            interaction._store_attachments(content)
-            interaction._post_in_chatters()
-            created |= interaction
+        # One create per kind of record for the whole batch.
+        created = self.create(vals_list)
+        created._store_attachments(contents)
+        created._post_in_chatters()
         return created
 
     @api.model
@@ -227,51 +229,73 @@ class CrmMailInteraction(models.Model):
             body = Markup("%s<ul class='text-muted'>%s</ul>") % (Markup(body), notes)
         return body
 
-    def _store_attachments(self, content):
-        self.ensure_one()
-        if not content.attachments:
-            return
-        self.env["ir.attachment"].sudo().create(
-            [
-                {
-                    "name": attachment.filename or self.env._("attachment"),
-                    "mimetype": attachment.mimetype,
-                    "datas": base64.b64encode(attachment.content),
-                    "res_model": self._name,
-                    "res_id": self.id,
-                }
-                for attachment in content.attachments
-            ]
-        )
+    def _store_attachments(self, contents):
+        """The attachments of each interaction's ``content`` (same order)."""
+        vals_list = [
+            {
+                "name": attachment.filename or self.env._("attachment"),
+                "mimetype": attachment.mimetype,
+                "datas": base64.b64encode(attachment.content),
+                "res_model": self._name,
+                "res_id": interaction.id,
+            }
+            for interaction, content in zip(self, contents, strict=True)
+            for attachment in content.attachments
+        ]
+        if vals_list:
+            self.env["ir.attachment"].sudo().create(vals_list)
+            self.invalidate_recordset(["attachment_ids"])
 
     def _post_in_chatters(self, records=None):
         """An email-style entry in the chatter of each contact and opportunity
-        (or only of ``records``: ``[(model, id)]``)."""
-        self.ensure_one()
-        if records is None:
-            records = [("res.partner", pid) for pid in self.partner_ids.ids]
-            records += [("crm.lead", lid) for lid in self.lead_ids.ids]
-        values = {
-            "message_type": "email",
-            "subtype_id": self.env.ref("mail.mt_note").id,
-            "is_internal": True,
-            "author_id": self._author().id,
-            "email_from": self.sender,
-            "subject": self.subject,
-            "body": self._chatter_header() + (self.body or ""),
-            "date": self.date,
-            "attachment_ids": [fields.Command.set(self.attachment_ids.ids)],
-            "crm_mail_interaction_id": self.id,
-        }
-        self.env["mail.message"].sudo().create(
-            [{**values, "model": model, "res_id": res_id} for model, res_id in records]
-        )
+        of each interaction (or only of ``records``: ``[(model, id)]``, for a
+        single interaction). One create for all."""
+        note = self.env.ref("mail.mt_note").id
+        authors = self._authors()
+        vals_list = []
+        for interaction in self:
+            targets = records
+            if targets is None:
+                targets = [("res.partner", pid) for pid in interaction.partner_ids.ids]
+                targets += [("crm.lead", lid) for lid in interaction.lead_ids.ids]
+            values = {
+                "message_type": "email",
+                "subtype_id": note,
+                "is_internal": True,
+                "author_id": authors.get(interaction.id, False),
+                "email_from": interaction.sender,
+                "reply_to": interaction.sender,  # as sent; and spares mail's reply-to computation
+                "subject": interaction.subject,
+                "body": interaction._chatter_header() + (interaction.body or ""),
+                "date": interaction.date,
+                "attachment_ids": [fields.Command.set(interaction.attachment_ids.ids)],
+                "crm_mail_interaction_id": interaction.id,
+            }
+            vals_list += [{**values, "model": model, "res_id": res_id} for model, res_id in targets]
+        if vals_list:
+            self.env["mail.message"].sudo().create(vals_list)
 
-    def _author(self):
-        if self.direction == matching.SENT and self.owner_id:
-            return self.owner_id.partner_id
-        key = normalize(self.sender.rsplit("<", 1)[-1].rstrip(">")) if self.sender else None
-        return self._partner_of(key)
+    def _authors(self):
+        """``{interaction id: author partner id}``: the owner for sent mail, the
+        sender's contact (main or secondary address) for received mail."""
+        keys = {}
+        authors = {}
+        for interaction in self:
+            if interaction.direction == matching.SENT and interaction.owner_id:
+                authors[interaction.id] = interaction.owner_id.partner_id.id
+            elif interaction.sender:
+                keys[interaction.id] = normalize(interaction.sender.rsplit("<", 1)[-1].rstrip(">"))
+        if keys:
+            wanted = sorted(set(filter(None, keys.values())))
+            by_key = {}
+            for address in self.env["crm.mail.partner.email"].sudo().search([("email_key", "in", wanted)]):
+                by_key.setdefault(address.email_key, set()).add(address.partner_id.id)
+            for partner in self.env["res.partner"].sudo().search([("mail_match_key", "in", wanted)]):
+                by_key.setdefault(partner.mail_match_key, set()).add(partner.id)
+            for interaction in self.filtered(lambda i: i.id in keys):
+                linked = by_key.get(keys[interaction.id], set()) & set(interaction.partner_ids.ids)
+                authors[interaction.id] = min(linked) if linked else False
+        return authors
 
     def _partner_of(self, key):
         """The linked contact with this address (main or secondary), if any."""

@@ -8,6 +8,7 @@ from odoo.orm.environments import Transaction
 from odoo.tests import TransactionCase, tagged
 
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE, BOB
+from odoo.addons.crm_mail_sync.models import crm_mail_account_sync as sync_module
 
 from .common import MailSyncCase
 from .mail_samples import raw_email
@@ -87,6 +88,24 @@ class TestMailboxSync(MailSyncCase):
         self.deliver(ALICE[0], raw_email("bea@customer.example", ALICE[0], subject="Follow-up"))
         self.Account._cron_sync()
         self.assertEqual(sorted(self.logged(self.alice_box).mapped("subject")), ["Alice's order", "Follow-up"])
+
+    def test_an_idle_mailbox_is_only_polled(self):
+        self.deliver(ALICE[0], raw_email("bea@customer.example", ALICE[0], subject="First"))
+        self.Account._cron_sync()
+        boxes = self.alice_box | self.bob_box
+        synced_at = self.alice_box.last_sync
+        boxes.sudo().next_sync = fields.Datetime.now()
+        MailboxSync = sync_module.MailboxSync
+        with patch.object(MailboxSync, "batches", autospec=True, side_effect=MailboxSync.batches) as batches:
+            self.Account._cron_sync()
+            self.assertEqual(batches.call_count, 0, "nothing new: no folder was even examined")
+            self.assertGreaterEqual(self.alice_box.last_sync, synced_at)
+            self.assertFalse(any(boxes.sudo().mapped("sync_lease_until")), "leases released")
+            boxes.sudo().next_sync = fields.Datetime.now()
+            self.deliver(ALICE[0], raw_email("bea@customer.example", ALICE[0], subject="Second"))
+            self.Account._cron_sync()
+            self.assertEqual(batches.call_count, 1, "only the mailbox with new mail is synced")
+        self.assertEqual(sorted(self.logged(self.alice_box).mapped("subject")), ["First", "Second"])
 
     def test_a_sync_killed_mid_batch_then_rerun_logs_every_message_exactly_once(self):
         raws = [raw_email("bea@customer.example", ALICE[0], subject=f"Mail {n}") for n in range(7)]
@@ -197,7 +216,7 @@ class TestConcurrentWorkers(TransactionCase):
                 Account = api.Environment(cr, SUPERUSER_ID, {})["crm.mail.account"]
                 barrier.wait(10)
                 for _n in range(3):  # outside a cron run, _commit() commits this cursor
-                    claimed.extend(Account._claim_due_account().ids)
+                    claimed.extend(Account._claim_due_accounts().ids)
 
         try:
             threads = [threading.Thread(target=worker) for _n in range(2)]

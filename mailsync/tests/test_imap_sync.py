@@ -6,7 +6,7 @@ import itertools
 import pytest
 
 from mailsync.imap import Folder, ImapSettings, connect
-from mailsync.imap_sync import INBOX, SENT, MailboxSync, SyncState, find_sync_folders
+from mailsync.imap_sync import INBOX, SENT, MailboxSync, SyncState, find_sync_folders, poll
 from mailsync.message import parse_headers
 from mailsync.testing.dovecot import DovecotServer
 
@@ -175,3 +175,13 @@ def test_a_deleted_folder_does_not_break_the_sync(dovecot, mailbox):
     dovecot.append(login, "INBOX", mail(2))
     batches, state = run(settings, state)
     assert subjects(batches) == ["Message 2"]
+
+
+def test_polling_many_mailboxes_at_once(dovecot):
+    logins = [f"mailbox{next(_users)}@example.com" for _n in range(3)]
+    settings = [ImapSettings(dovecot.host, dovecot.port, "none", login, "pw") for login in logins]
+    states = [run(one)[1] for one in settings]
+    dovecot.append(logins[1], "Sent", mail(1, sender=logins[1]))
+    broken = ImapSettings(dovecot.host, dovecot.port, "none", logins[2], "wrong")
+    assert poll([(settings[0], states[0]), (settings[1], states[1]), (broken, states[2])]) == [False, True, True]
+    assert poll([]) == []

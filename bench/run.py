@@ -1,0 +1,407 @@
+"""Benchmarks of the mailbox sync and the matching (not part of the test suite).
+
+    make bench                       # 10,000 messages, loopback and 30 ms RTT
+    python bench/run.py --messages 2000 --contacts 100000
+
+One command seeds a real private Dovecot with a realistic mailbox (plain,
+HTML and multipart messages, 10 % with a 50 KB attachment, senders of whom
+some are among the CRM contacts), prepares an Odoo 19 database with the addon,
+and measures, in the same run, on plain loopback and then through a TCP proxy
+that adds 30 ms of round trip between Odoo and Dovecot:
+
+  a. stock Odoo fetchmail ingesting the mailbox (its own mailbox copy);
+  b. our initial sync of the mailbox into Odoo (the cron);
+  c. the ceiling: batched IMAP FETCH of every message + MIME parse, no Odoo;
+  d. an idle incremental poll of 100 unchanged mailboxes (ms per mailbox);
+  m. matching 10,000 messages against N contacts with secondary addresses.
+
+Each phase runs in its own process, so its peak RSS is its own. Figures are
+printed as a Markdown report (bench/RESULTS.md keeps the latest), with the
+ratios b/a and b/c measured in the same run.
+"""
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import time
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ADDON = os.path.dirname(HERE)
+sys.path.insert(0, ADDON)  # the engine (mailsync) is importable without Odoo
+
+from latency_proxy import LatencyProxy  # noqa: E402
+
+from mailsync.testing.dovecot import DovecotServer  # noqa: E402
+
+FETCHMAIL_USER, SYNC_USER, ENGINE_USER = "fetchmail@bench.example", "sync@bench.example", "engine@bench.example"
+IDLE_USERS = [f"idle{n}@bench.example" for n in range(100)]
+PASSWORD = "bench-password"
+CUSTOMER_DOMAINS = ["acme.example", "globex.example", "initech.example", "umbrella.example", "hooli.example"]
+
+
+# -- the mailbox ---------------------------------------------------------
+def contact_email(n):
+    return f"contact{n}@{CUSTOMER_DOMAINS[n % len(CUSTOMER_DOMAINS)]}"
+
+
+def build_messages(count, contacts, owner, seed=42):
+    """Deterministic realistic messages: a third from CRM contacts."""
+    rng = random.Random(seed)
+    attachment = bytes(rng.getrandbits(8) for _ in range(50 * 1024))
+    start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=20)
+    messages = []
+    for n in range(count):
+        if rng.random() < 0.33:
+            sender = contact_email(rng.randrange(contacts))
+        else:
+            sender = f"person{rng.randrange(100000)}@example-{rng.randrange(500)}.net"
+        message = EmailMessage()
+        message["From"] = sender
+        message["To"] = owner
+        message["Subject"] = f"Re: Quote {n} for {rng.choice(['chairs', 'desks', 'lamps', 'servers'])}"
+        message["Date"] = format_datetime(start + datetime.timedelta(seconds=n * 60))
+        message["Message-ID"] = make_msgid(f"bench{n}", "bench.example")
+        text = f"Hello,\n\nHere is message {n}.\n" + "Lorem ipsum dolor sit amet. " * rng.randrange(5, 60)
+        kind = rng.random()
+        if kind < 0.3:
+            message.set_content(text)
+        elif kind < 0.5:
+            message.set_content(f"<html><body><p>{text}</p></body></html>", subtype="html")
+        else:
+            message.set_content(text)
+            message.add_alternative(f"<html><body><p>{text}</p></body></html>", subtype="html")
+        if rng.random() < 0.10:
+            message.add_attachment(attachment, maintype="application", subtype="pdf", filename=f"quote{n}.pdf")
+        messages.append(message.as_bytes())
+    return messages
+
+
+def seed(server, login, messages, folder="INBOX"):
+    client = server.client(login)
+    try:
+        for start in range(0, len(messages), 200):
+            client.multiappend(folder, messages[start : start + 200])
+    finally:
+        client.logout()
+
+
+# -- Odoo ------------------------------------------------------------------
+def odoo_env(args):
+    """(registry, cursor factory) of the bench database, in this process."""
+    sys.path.insert(0, args.odoo_src)
+    import odoo
+    from odoo.modules.registry import Registry
+    from odoo.tools import config
+
+    config.parse_config(
+        [
+            f"--addons-path={args.odoo_src}/addons,{args.odoo_src}/odoo/addons,{args.addons_link}",
+            f"--db_host={args.db_host}",
+            f"--db_port={args.db_port}",
+            f"--db_user={args.db_user}",
+            "--http-interface=127.0.0.1",
+            "--log-level=warn",
+        ],
+        setup_logging=True,
+    )
+    registry = Registry(args.db)
+    return odoo, registry
+
+
+def prepare_database(args, contacts):
+    """A fresh database with the addon and ``contacts`` contacts (SQL-fast)."""
+    subprocess.run(["dropdb", "-h", args.db_host, "-p", str(args.db_port), "--if-exists", args.db], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            os.path.join(args.odoo_src, "odoo-bin"),
+            "-d",
+            args.db,
+            f"--db_host={args.db_host}",
+            f"--db_port={args.db_port}",
+            f"--db_user={args.db_user}",
+            f"--addons-path={args.odoo_src}/addons,{args.odoo_src}/odoo/addons,{args.addons_link}",
+            "-i",
+            "crm_mail_sync",
+            "--without-demo=True",
+            "--stop-after-init",
+            "--http-interface=127.0.0.1",
+            "--log-level=error",
+        ],
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
+    odoo, registry = odoo_env(args)
+    with registry.cursor() as cr:
+        cr.execute(
+            """INSERT INTO res_partner (name, complete_name, email, mail_match_key, email_normalized,
+                                        active, type, is_company, create_date, write_date)
+               SELECT 'Contact ' || n, 'Contact ' || n, e, e, e, true, 'contact', false, now(), now()
+                 FROM (SELECT n, 'contact' || n || '@' || (%(domains)s::text[])[n %% %(k)s + 1] AS e
+                         FROM generate_series(0, %(count)s - 1) AS n) AS contacts""",
+            {"domains": CUSTOMER_DOMAINS, "k": len(CUSTOMER_DOMAINS), "count": contacts},
+        )
+        cr.execute("UPDATE res_partner SET commercial_partner_id = id WHERE commercial_partner_id IS NULL")
+        # A fifth of them also have a secondary address.
+        cr.execute(
+            """INSERT INTO crm_mail_partner_email (partner_id, email, email_key, create_date, write_date)
+               SELECT id, 'alt.' || mail_match_key, 'alt.' || mail_match_key, now(), now()
+                 FROM res_partner WHERE name LIKE 'Contact %' AND id % 5 = 0"""
+        )
+        cr.execute("ANALYZE res_partner; ANALYZE crm_mail_partner_email")
+
+
+# -- phases (each in its own process) --------------------------------------
+def phase_a(args):
+    """Stock fetchmail: one message per round trip, message_process into leads."""
+    odoo, registry = odoo_env(args)
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        server = env["fetchmail.server"].create(
+            {
+                "name": "bench",
+                "server_type": "imap",
+                "server": "127.0.0.1",
+                "port": args.port,
+                "is_ssl": False,
+                "user": FETCHMAIL_USER,
+                "password": PASSWORD,
+                "object_id": env.ref("crm.model_crm_lead").id,
+                "state": "done",
+            }
+        )
+        cr.commit()
+        started = time.perf_counter()
+        server._fetch_mail(batch_limit=10**9)
+        elapsed = time.perf_counter() - started
+        cr.execute("SELECT count(*) FROM crm_lead")
+        return {"seconds": elapsed, "messages": args.messages, "stored": cr.fetchone()[0]}
+
+
+def phase_b(args):
+    """Our cron: headers first, bodies of matches, batch commits."""
+    odoo, registry = odoo_env(args)
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        user = env["res.users"].create({"name": "Bench Seller", "login": "bench-seller", "email": SYNC_USER})
+        account = env["crm.mail.account"].create(
+            {
+                "email": SYNC_USER,
+                "user_id": user.id,
+                "imap_host": "127.0.0.1",
+                "imap_port": args.port,
+                "imap_security": "none",
+                "imap_login": SYNC_USER,
+                "imap_password": PASSWORD,
+                "state": "connected",
+                "sync_window_days": 365,
+            }
+        )
+        cr.commit()
+        started = time.perf_counter()
+        account._cron_sync(budget_seconds=10**6)
+        elapsed = time.perf_counter() - started
+        cr.execute("SELECT count(*) FROM crm_mail_interaction")
+        return {"seconds": elapsed, "messages": args.messages, "stored": cr.fetchone()[0]}
+
+
+def phase_c(args):
+    """The ceiling: every message fetched in batches and parsed, no Odoo."""
+    from mailsync.imap import ImapSettings, connect
+    from mailsync.imap_sync import MailboxSync
+    from mailsync.message import parse_headers, parse_message
+
+    settings = ImapSettings("127.0.0.1", args.port, "none", ENGINE_USER, PASSWORD)
+    started = time.perf_counter()
+    parsed = 0
+    with connect(settings) as session:
+        for batch in MailboxSync(session, batch_size=200).batches():
+            for record in batch.records:
+                parse_headers(record.raw_headers)
+            for raw in batch.fetch_bodies([record.uid for record in batch.records]).values():
+                parse_message(raw)
+                parsed += 1
+    return {"seconds": time.perf_counter() - started, "messages": parsed}
+
+
+def phase_d(args):
+    """Idle poll: connect, one STATUS per folder, logout, for 100 mailboxes."""
+    from mailsync.imap import ImapSettings, connect
+    from mailsync.imap_sync import MailboxSync
+
+    states = {}
+    for login in IDLE_USERS:
+        with connect(ImapSettings("127.0.0.1", args.port, "none", login, PASSWORD)) as session:
+            sync = MailboxSync(session)
+            states[login] = list(sync.batches())[-1].state
+    started = time.perf_counter()
+    changed = 0
+    for login in IDLE_USERS:
+        with connect(ImapSettings("127.0.0.1", args.port, "none", login, PASSWORD)) as session:
+            changed += MailboxSync(session, states[login]).changed()
+    elapsed = time.perf_counter() - started
+    return {"seconds": elapsed, "mailboxes": len(IDLE_USERS), "changed": changed}
+
+
+def phase_m(args):
+    """Matching 10,000 parsed messages against the contacts, in sync-size batches."""
+    odoo, registry = odoo_env(args)
+    from mailsync.message import parse_headers
+
+    raws = build_messages(10000, args.contacts, SYNC_USER, seed=7)
+    headers = [parse_headers(raw.split(b"\n\n", 1)[0]) for raw in raws]
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        account = env["crm.mail.account"].create(
+            {"email": "matcher@bench.example", "imap_host": "x", "imap_login": "x", "user_id": False}
+        )
+        Interaction = env["crm.mail.interaction"]
+        started = time.perf_counter()
+        matched = 0
+        for start in range(0, len(headers), 200):
+            matched += len(Interaction._match(account, headers[start : start + 200]))
+        elapsed = time.perf_counter() - started
+        cr.rollback()
+    return {"seconds": elapsed, "messages": len(headers), "matched": matched, "contacts": args.contacts}
+
+
+PHASES = {"a": phase_a, "b": phase_b, "c": phase_c, "d": phase_d, "m": phase_m}
+
+
+def run_phase(args, phase, port, db):
+    command = [sys.executable, __file__, "--phase", phase, "--port", str(port), "--db", db]
+    command += ["--messages", str(args.messages), "--contacts", str(args.contacts)]
+    command += ["--odoo-src", args.odoo_src, "--addons-link", args.addons_link]
+    command += ["--db-host", args.db_host, "--db-port", str(args.db_port), "--db-user", args.db_user]
+    output = subprocess.run(command, check=True, capture_output=True, text=True, env=os.environ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+# -- orchestration -----------------------------------------------------------
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=10000)
+    parser.add_argument("--contacts", type=int, default=100000, help="contacts for the matching benchmark (m)")
+    parser.add_argument("--sync-contacts", type=int, default=1000, help="CRM contacts for phases a-b")
+    parser.add_argument("--latency-ms", type=float, default=30.0, help="round trip added in the second pass")
+    parser.add_argument("--odoo-src", default=os.environ.get("ODOO_SRC", "/opt/odoo19"))
+    parser.add_argument("--addons-link", default=os.environ.get("CRM_MAIL_SYNC_ADDONS", ""))
+    parser.add_argument("--db-host", default=os.environ.get("PGHOST", "127.0.0.1"))
+    parser.add_argument("--db-port", type=int, default=int(os.environ.get("PGPORT", "5432")))
+    parser.add_argument("--db-user", default=os.environ.get("PGUSER", os.environ.get("USER", "root")))
+    parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
+    parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--db", default="crm_mail_sync_bench", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.phase:
+        result = PHASES[args.phase](args)
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
+        return
+
+    os.environ.setdefault("CRM_MAIL_SYNC_KEY", _bench_key())
+    print(f"Seeding {args.messages} messages ...", file=sys.stderr)
+    messages = build_messages(args.messages, args.sync_contacts, SYNC_USER)
+    users = {login: PASSWORD for login in (FETCHMAIL_USER, SYNC_USER, ENGINE_USER, *IDLE_USERS)}
+    results = {}
+    with DovecotServer(users=users, extra_config="mail_fsync = never\n") as dovecot:
+        for login in (FETCHMAIL_USER, SYNC_USER, ENGINE_USER):
+            seed(dovecot, login, messages)
+        idle = build_messages(5, args.sync_contacts, "idle@bench.example", seed=3)
+        for login in IDLE_USERS:
+            seed(dovecot, login, idle)
+        for label, latency in (("loopback", 0.0), (f"{args.latency_ms:g} ms RTT", args.latency_ms)):
+            with LatencyProxy(dovecot.host, dovecot.port, latency / 1000.0) as proxy:
+                db = f"crm_mail_sync_bench_{'lat' if latency else 'lo'}"
+                args.db = db
+                print(f"[{label}] preparing the Odoo database ...", file=sys.stderr)
+                prepare_database(args, args.sync_contacts)
+                results[label] = {}
+                # b before a: the leads fetchmail creates would otherwise match every message in b
+                for phase in ("b", "a", "c", "d"):
+                    print(f"[{label}] phase {phase} ...", file=sys.stderr)
+                    results[label][phase] = run_phase(args, phase, proxy.port, db)
+                # the next pass reads the same mail again
+                for login in (FETCHMAIL_USER,):
+                    client = dovecot.client(login)
+                    client.select_folder("INBOX")
+                    client.remove_flags(client.search(["ALL"]), [b"\\Seen"])
+                    client.logout()
+        print("Matching benchmark ...", file=sys.stderr)
+        args.db = "crm_mail_sync_bench_match"
+        prepare_database(args, args.contacts)
+        results["matching"] = run_phase(args, "m", dovecot.port, args.db)
+    report = render(args, results)
+    print(report)
+    with open(args.output, "w") as f:
+        f.write(report)
+
+
+def _bench_key():
+    from mailsync import secrets
+
+    return secrets.generate_key()
+
+
+def render(args, results):
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Run on {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC by `make bench` "
+        f"(`python bench/run.py --messages {args.messages} --contacts {args.contacts}`).",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}; PostgreSQL and Dovecot 2.3 on the same machine.",
+        "",
+        f"Mailbox: {args.messages} messages (plain, HTML, multipart; 10 % with a 50 KB PDF); about a third "
+        f"from {args.sync_contacts} CRM contacts.",
+        "",
+    ]
+    for label in [key for key in results if key != "matching"]:
+        r = results[label]
+        if "b" not in r:
+            continue
+        rate = {phase: r[phase]["messages"] / r[phase]["seconds"] for phase in "abc"}
+        lines += [
+            f"## {label}",
+            "",
+            "| | what | figure | peak RSS |",
+            "|---|---|---|---|",
+            f"| a | stock fetchmail (into leads) | {rate['a']:.1f} msg/s ({r['a']['seconds']:.1f} s) | "
+            f"{r['a']['peak_rss_mb']:.0f} MB |",
+            f"| b | crm_mail_sync initial sync | {rate['b']:.1f} msg/s ({r['b']['seconds']:.1f} s, "
+            f"{r['b']['stored']} logged) | {r['b']['peak_rss_mb']:.0f} MB |",
+            f"| c | ceiling: batched FETCH + parse | {rate['c']:.1f} msg/s ({r['c']['seconds']:.1f} s) | "
+            f"{r['c']['peak_rss_mb']:.0f} MB |",
+            f"| d | idle poll of 100 mailboxes | {r['d']['seconds'] * 1000 / r['d']['mailboxes']:.1f} ms per mailbox | "
+            f"{r['d']['peak_rss_mb']:.0f} MB |",
+            "",
+            f"Ratios: **b/a = {rate['b'] / rate['a']:.1f}** (target >= 10), "
+            f"**b/c = {rate['b'] / rate['c']:.2f}** (target >= 0.4).",
+            "",
+        ]
+    m = results["matching"]
+    lines += [
+        "## Matching",
+        "",
+        f"{m['messages']} messages against {m['contacts']} contacts (a fifth with a secondary address), in "
+        f"batches of 200: **{m['seconds']:.2f} s** (target <= 2 s), {m['matched']} messages matched, "
+        f"peak RSS {m['peak_rss_mb']:.0f} MB.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()
