@@ -21,6 +21,7 @@
         "data/provider_presets.xml",
         "data/ir_cron.xml",
         "wizard/crm_mail_setup_wizard_views.xml",
+        "wizard/crm_mail_account_remove_views.xml",
         "views/crm_mail_account_views.xml",
         "views/crm_mail_provider_views.xml",
         "views/crm_mail_sync_menus.xml",

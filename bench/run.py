@@ -234,22 +234,20 @@ def phase_c(args):
 
 
 def phase_d(args):
-    """Idle poll: connect, one STATUS per folder, logout, for 100 mailboxes."""
+    """Idle poll of 100 unchanged mailboxes, as the cron does it (engine's poll:
+    connect, one STATUS per folder, logout; mailboxes overlapped in threads)."""
     from mailsync.imap import ImapSettings, connect
-    from mailsync.imap_sync import MailboxSync
+    from mailsync.imap_sync import MailboxSync, poll
 
-    states = {}
+    jobs = []
     for login in IDLE_USERS:
-        with connect(ImapSettings("127.0.0.1", args.port, "none", login, PASSWORD)) as session:
-            sync = MailboxSync(session)
-            states[login] = list(sync.batches())[-1].state
+        settings = ImapSettings("127.0.0.1", args.port, "none", login, PASSWORD)
+        with connect(settings) as session:
+            jobs.append((settings, list(MailboxSync(session).batches())[-1].state))
     started = time.perf_counter()
-    changed = 0
-    for login in IDLE_USERS:
-        with connect(ImapSettings("127.0.0.1", args.port, "none", login, PASSWORD)) as session:
-            changed += MailboxSync(session, states[login]).changed()
+    changed = sum(poll(jobs))
     elapsed = time.perf_counter() - started
-    return {"seconds": elapsed, "mailboxes": len(IDLE_USERS), "changed": changed}
+    return {"seconds": elapsed, "mailboxes": len(jobs), "changed": changed}
 
 
 def phase_m(args):
@@ -323,6 +321,7 @@ def main():
             seed(dovecot, login, idle)
         for label, latency in (("loopback", 0.0), (f"{args.latency_ms:g} ms RTT", args.latency_ms)):
             with LatencyProxy(dovecot.host, dovecot.port, latency / 1000.0) as proxy:
+                port = proxy.port if latency else dovecot.port  # loopback: straight to Dovecot
                 db = f"crm_mail_sync_bench_{'lat' if latency else 'lo'}"
                 args.db = db
                 print(f"[{label}] preparing the Odoo database ...", file=sys.stderr)
@@ -331,7 +330,7 @@ def main():
                 # b before a: the leads fetchmail creates would otherwise match every message in b
                 for phase in ("b", "a", "c", "d"):
                     print(f"[{label}] phase {phase} ...", file=sys.stderr)
-                    results[label][phase] = run_phase(args, phase, proxy.port, db)
+                    results[label][phase] = run_phase(args, phase, port, db)
                 # the next pass reads the same mail again
                 for login in (FETCHMAIL_USER,):
                     client = dovecot.client(login)

@@ -4,6 +4,7 @@ and the translation of socket/TLS failures into typed errors."""
 import contextlib
 import enum
 import errno
+import functools
 import socket
 import ssl
 
@@ -25,8 +26,12 @@ class Security(str, enum.Enum):
         return ports[protocol][self]
 
 
+@functools.lru_cache(maxsize=32)
 def tls_context(cafile=None):
-    """A verifying client TLS context (system CAs, or ``cafile`` in tests)."""
+    """A verifying client TLS context (system CAs, or ``cafile`` in tests).
+
+    Shared, never modified after creation: loading the system CAs takes
+    longer than a whole idle poll of a mailbox, so it is done once."""
     context = ssl.create_default_context(cafile=cafile)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context

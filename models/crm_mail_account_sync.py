@@ -254,6 +254,18 @@ class CrmMailAccount(models.Model):
             self.env._("The sync of %(email)s has started.", email=", ".join(self.mapped("email"))), "info"
         )
 
+    def action_remove(self):
+        """Remove the mailbox, offering to delete what it logged."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Remove Mailbox"),
+            "res_model": "crm.mail.account.remove",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_account_id": self.id},
+        }
+
     # -- logging a batch -------------------------------------------------
     def _ingest(self, header_blocks, fetch_bodies):
         """Log the messages of ``header_blocks`` (``[(uid, raw header bytes)]``)

@@ -85,6 +85,13 @@ class CrmMailInteraction(models.Model):
         for interaction in self:
             interaction.owner_key = interaction.owner_id.id or 0
 
+    def unlink(self):
+        # Attachments belong to the logged email: they go with it.
+        self.check_access("unlink")
+        Attachment = self.env["ir.attachment"].sudo()
+        Attachment.search([("res_model", "=", self._name), ("res_id", "in", self.ids)]).unlink()
+        return super().unlink()
+
     # -- matching --------------------------------------------------------
     @api.model
     def _match(self, account, headers_list):

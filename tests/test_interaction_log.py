@@ -271,3 +271,38 @@ class TestInteractionSharingOverRpc(HttpCase, InteractionCase):
             },
         )
         self.assertNotIn("Private offer", str(found))
+
+
+@tagged("post_install", "-at_install")
+class TestRemoveMailbox(InteractionCase):
+    def remove(self, account, user, delete_logged):
+        action = account.with_user(user).action_remove()
+        wizard = self.env[action["res_model"]].with_user(user).with_context(action["context"]).create({})
+        self.assertEqual(wizard.logged_count, 1)
+        wizard.delete_logged = delete_logged
+        wizard.action_remove()
+
+    def test_removing_a_mailbox_can_delete_what_it_logged(self):
+        logged, _fetched = self.ingest(
+            self.sam_box,
+            raw_email(
+                "bea@customer.example", "sam@ourcompany.example", attachments=[("a.pdf", "application/pdf", PDF)]
+            ),
+        )
+        attachment = logged.attachment_ids
+        self.remove(self.sam_box, self.sam, delete_logged=True)
+        self.assertFalse(self.sam_box.exists())
+        self.assertFalse(logged.exists())
+        self.assertFalse(attachment.exists())
+        self.assertFalse(self.chatter(self.customer).filtered("crm_mail_interaction_id"))
+
+    def test_or_keep_it(self):
+        logged, _fetched = self.ingest(self.otto_box, raw_email("bea@customer.example", "otto@ourcompany.example"))
+        self.remove(self.otto_box, self.otto, delete_logged=False)
+        self.assertTrue(logged.exists())
+        self.assertEqual(logged.sharing, "private", "still private")
+
+    def test_only_its_owner_removes_it(self):
+        self.ingest(self.otto_box, raw_email("bea@customer.example", "otto@ourcompany.example"))
+        with self.assertRaises(AccessError):
+            self.remove(self.otto_box, self.sam, delete_logged=True)
