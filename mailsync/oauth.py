@@ -48,10 +48,11 @@ class OAuthError(MailSyncError):
         None: "Try again; if it persists, check the app registration.",
     }
 
-    def __init__(self, reason=None, detail=""):
+    def __init__(self, reason=None, detail="", provider="Microsoft"):
         self.reason = reason if reason in self.texts else None
         self.detail = str(detail or "").strip()
-        text = f"Microsoft sign-in: {self.texts[self.reason]}."
+        self.provider = provider
+        text = f"{provider} sign-in: {self.texts[self.reason]}."
         if self.detail:
             text += f" (Provider said: {self.detail})"
         super().__init__(f"{text} {self.hints[self.reason]}")

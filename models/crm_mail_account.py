@@ -5,7 +5,7 @@ from odoo.exceptions import UserError
 from odoo.tools import email_normalize
 
 from ..mailsync import errors as engine_errors
-from ..mailsync import imap, matching, oauth
+from ..mailsync import google_oauth, imap, matching, oauth
 from ..mailsync.addresses import DEFAULT_EXCLUSIONS, domain_of
 from .crm_mail_provider import SECURITY_SELECTION
 from .mail_error_messages import describe
@@ -139,6 +139,8 @@ class CrmMailAccount(models.Model):
         self.ensure_one()
         if self.auth_method == "oauth_microsoft":
             credentials = {"access_token": self._microsoft_access_token()}
+        elif self.auth_method == "oauth_google":
+            credentials = {"access_token": self._google_access_token()}
         else:
             credentials = {"password": self._get_secret("imap_password")}
         return imap.ImapSettings(
@@ -181,7 +183,7 @@ class CrmMailAccount(models.Model):
             "target": "self",
         }
 
-    def _store_microsoft_tokens(self, tokens):
+    def _store_oauth_tokens(self, tokens):
         self.ensure_one()
         self._set_secret("oauth_access_token", tokens.access_token)
         if tokens.refresh_token:
@@ -199,10 +201,57 @@ class CrmMailAccount(models.Model):
             tokens = oauth.refresh(self._microsoft_app(), self._get_secret("oauth_refresh_token"))
         except oauth.OAuthError as error:
             raise UserError(self._describe_oauth_error(error)) from None
-        self._store_microsoft_tokens(tokens)
+        self._store_oauth_tokens(tokens)
+        return tokens.access_token
+
+    # -- Google OAuth 2.0 ------------------------------------------------
+    @api.model
+    def _google_app(self):
+        params = self.env["ir.config_parameter"].sudo()
+        client_id = params.get_param("crm_mail_sync.google_client_id")
+        secret = self.env["res.config.settings"]._crm_mail_sync_google_client_secret()
+        if not (client_id and secret):
+            raise UserError(
+                self.env._(
+                    "Sign in with Google is not set up yet: an administrator must enter the Google "
+                    "client ID and client secret in CRM settings, under Mail Sync."
+                )
+            )
+        return google_oauth.GoogleApp(
+            client_id,
+            secret,
+            # Google's endpoints; tests point them at a local authorization server.
+            auth_url=params.get_param("crm_mail_sync.google_auth_url", google_oauth.GOOGLE_AUTH_URL),
+            token_url=params.get_param("crm_mail_sync.google_token_url", google_oauth.GOOGLE_TOKEN_URL),
+            cafile=params.get_param("crm_mail_sync.google_cafile") or None,
+        )
+
+    def action_google_sign_in(self):
+        self.ensure_one()
+        self._google_app()  # a clear error now rather than on Google's page
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/crm_mail_sync/oauth/google/start?account_id={self.id}",
+            "target": "self",
+        }
+
+    def _google_access_token(self):
+        """A valid Google access token, refreshed when due."""
+        self.ensure_one()
+        if not self.sudo().oauth_refresh_token_secret:
+            raise UserError(self.env._("Sign in with Google first (button “Sign in with Google”)."))
+        if self.sudo().oauth_expires_at - 300 > time.time():
+            return self._get_secret("oauth_access_token")
+        try:
+            tokens = google_oauth.refresh(self._google_app(), self._get_secret("oauth_refresh_token"))
+        except oauth.OAuthError as error:
+            raise UserError(self._describe_oauth_error(error)) from None
+        self._store_oauth_tokens(tokens)
         return tokens.access_token
 
     def _describe_oauth_error(self, error):
+        if getattr(error, "provider", "Microsoft") == "Google":
+            return self._describe_google_error(error)
         messages = {
             "invalid_client": self.env._(
                 "Microsoft refused the app registration: an administrator must check the tenant "
@@ -224,6 +273,25 @@ class CrmMailAccount(models.Model):
             ),
         }
         return messages.get(error.reason) or self.env._("The Microsoft sign-in failed: try again.")
+
+    def _describe_google_error(self, error):
+        messages = {
+            "invalid_client": self.env._(
+                "Google refused the OAuth client: an administrator must check the Google client ID "
+                "and client secret in CRM settings."
+            ),
+            "invalid_grant": self.env._(
+                "The Google sign-in of %(email)s has expired or was revoked: sign in again.", email=self.email
+            ),
+            "access_denied": self.env._(
+                "The Google sign-in was cancelled or the access to Gmail was refused: sign in again and allow it."
+            ),
+            "state_mismatch": self.env._(
+                "This Google sign-in answer does not belong to a sign-in started here: start again from the mailbox."
+            ),
+            "unreachable": self.env._("Google's sign-in service cannot be reached: check the network and try again."),
+        }
+        return messages.get(error.reason) or self.env._("The Google sign-in failed: try again.")
 
     def action_test_connection(self):
         """Connect, sign in and list the folders; record and show the outcome."""

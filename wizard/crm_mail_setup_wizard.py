@@ -49,7 +49,12 @@ class CrmMailSetupWizard(models.TransientModel):
     imap_security = fields.Selection(SECURITY_SELECTION, "Incoming Encryption", default="ssl")
     imap_login = fields.Char("User Name")
     auth_method = fields.Selection(
-        [("password", "Password"), ("app_password", "App password"), ("oauth_microsoft", "Sign in with Microsoft")],
+        [
+            ("password", "Password"),
+            ("app_password", "App password"),
+            ("oauth_microsoft", "Sign in with Microsoft"),
+            ("oauth_google", "Sign in with Google"),
+        ],
         "Sign-in Method",
         default="password",
     )
@@ -61,6 +66,8 @@ class CrmMailSetupWizard(models.TransientModel):
     app_password_url = fields.Char(related="provider_id.app_password_url")
     offers_two_step = fields.Boolean(compute="_compute_offers")
     offers_microsoft = fields.Boolean(compute="_compute_offers")
+    offers_google = fields.Boolean(compute="_compute_offers")
+    offers_choice = fields.Boolean(compute="_compute_offers")
     password = fields.Char(compute="_compute_password", inverse="_inverse_password")
     password_secret = fields.Char(groups="base.group_system")
     password_set = fields.Boolean(compute="_compute_password_set")
@@ -101,6 +108,11 @@ class CrmMailSetupWizard(models.TransientModel):
             provider = wizard.provider_id if not wizard.custom_servers else wizard.provider_id.browse()
             wizard.offers_two_step = provider.app_password_with_2fa
             wizard.offers_microsoft = provider.auth_oauth_microsoft
+            # Google sign-in only where an administrator registered a Google client.
+            wizard.offers_google = provider.auth_oauth_google and bool(
+                self.env["ir.config_parameter"].sudo().get_param("crm_mail_sync.google_client_id")
+            )
+            wizard.offers_choice = wizard.offers_microsoft or wizard.offers_google
 
     # Passwords always read back empty; "..._set" tells whether one is saved.
     # (Separate computes: writing a password must refresh its "..._set".)
@@ -126,7 +138,7 @@ class CrmMailSetupWizard(models.TransientModel):
 
     @api.onchange("two_step")
     def _onchange_two_step(self):
-        if self.offers_two_step and self.auth_method != "oauth_microsoft":
+        if self.offers_two_step and self.auth_method not in ("oauth_microsoft", "oauth_google"):
             self.auth_method = "app_password" if self.two_step else "password"
 
     @api.onchange("smtp_auth", "same_credentials")
@@ -183,9 +195,14 @@ class CrmMailSetupWizard(models.TransientModel):
             )
         if provider:
             values["detection_note"] = self.env._("We found your provider: %(name)s.", name=provider.name)
+            google = provider.auth_oauth_google and self.env["ir.config_parameter"].sudo().get_param(
+                "crm_mail_sync.google_client_id"
+            )
             values["auth_method"] = (
                 "oauth_microsoft"
                 if provider.auth_oauth_microsoft and not provider.auth_password
+                else "oauth_google"
+                if google
                 else "app_password"
                 if provider.app_password_with_2fa and not provider.auth_password
                 else "password"
@@ -268,7 +285,7 @@ class CrmMailSetupWizard(models.TransientModel):
             for name in ("imap_host", "imap_port", "imap_login", "smtp_host", "smtp_port")
             if not self[name]
         ]
-        if self.auth_method != "oauth_microsoft" and not self.password_set:
+        if self.auth_method not in ("oauth_microsoft", "oauth_google") and not self.password_set:
             missing.append(self._fields["password"].string)
         if self.smtp_auth and not self.same_credentials:
             if not self.smtp_login:
@@ -334,6 +351,14 @@ class CrmMailSetupWizard(models.TransientModel):
         self._check_owner()
         account = self._save_account({"auth_method": "oauth_microsoft"})
         return account.action_microsoft_sign_in()
+
+    def action_sign_in_google(self):
+        """Gmail / Google Workspace: create the mailbox, then sign in on Google's
+        page; the mailbox form opens when the sign-in returns."""
+        self.ensure_one()
+        self._check_owner()
+        account = self._save_account({"auth_method": "oauth_google"})
+        return account.action_google_sign_in()
 
     def action_finish(self):
         """Step 3 -> done: save the mailbox and its outgoing server (whose save

@@ -7,6 +7,8 @@ Dovecot's oauth2 passdb asks (RFC 7662 token introspection).
   plays the user): redirects to ``redirect_uri`` with ``code`` and ``state``
 - ``POST /<tenant>/oauth2/v2.0/token``: grant types ``authorization_code``,
   ``refresh_token`` and ``client_credentials``; checks the client secret
+- Google's endpoints, the same way: ``GET /google/o/oauth2/v2/auth`` and
+  ``POST /google/token`` (``google_app()``), with PKCE (S256) checked
 - ``POST /introspect`` (also on the plain-HTTP port, for Dovecot):
   ``{"active": true, "email": ...}`` for a live access token
 - ``POST /v1.0/users/<sender>/sendMail``: Microsoft Graph's send, MIME in
@@ -19,6 +21,7 @@ It issues opaque random tokens and remembers them; ``revoke_all()`` and
 """
 
 import base64
+import hashlib
 import http.server
 import json
 import secrets
@@ -28,6 +31,9 @@ import time
 import urllib.parse
 
 from .certs import make_certificates
+
+GOOGLE_AUTH_PATH = "/google/o/oauth2/v2/auth"
+GOOGLE_TOKEN_PATH = "/google/token"
 
 
 class OAuthServer:
@@ -39,6 +45,7 @@ class OAuthServer:
         self.tenant = tenant
         self.host = "127.0.0.1"
         self.codes = {}  # code -> (client_id, user, scope, redirect_uri)
+        self.challenges = {}  # code -> PKCE code_challenge
         self.access_tokens = {}  # token -> {"user", "client_id", "scope", "expires"}
         self.refresh_tokens = {}  # token -> (client_id, user, scope)
         self.requests = []  # (method, path, form) for assertions
@@ -105,6 +112,19 @@ class OAuthServer:
             **kwargs,
         )
 
+    def google_app(self, client_id, client_secret):
+        """A :class:`mailsync.google_oauth.GoogleApp` pointing at this server."""
+        from ..google_oauth import GoogleApp
+
+        base = f"https://localhost:{self.port}"
+        return GoogleApp(
+            client_id,
+            client_secret,
+            auth_url=base + GOOGLE_AUTH_PATH,
+            token_url=base + GOOGLE_TOKEN_PATH,
+            cafile=self.certs.ca_file,
+        )
+
     @property
     def graph_url(self):
         return f"https://localhost:{self.port}/v1.0"
@@ -151,6 +171,11 @@ class OAuthServer:
             return 200, self._issue(client_id, None, scope, refresh=False)
         if grant == "authorization_code":
             entry = self.codes.pop(form.get("code"), None)
+            challenge = self.challenges.pop(form.get("code"), None)
+            if challenge and form.get("code_verifier"):  # PKCE (RFC 7636, S256)
+                digest = hashlib.sha256(form["code_verifier"].encode()).digest()
+                if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != challenge:
+                    entry = None
             if not entry or entry[0] != client_id or entry[3] != form.get("redirect_uri"):
                 return 400, {
                     "error": "invalid_grant",
@@ -173,6 +198,7 @@ class OAuthServer:
             return 400, {"error": "unauthorized_client"}
         code = "code-" + secrets.token_urlsafe(16)
         self.codes[code] = (client_id, self.consenting_user, query.get("scope", ""), query.get("redirect_uri"))
+        self.challenges[code] = query.get("code_challenge")
         params = {"code": code, "state": query.get("state", "")}
         return 302, query["redirect_uri"] + "?" + urllib.parse.urlencode(params)
 
@@ -249,7 +275,7 @@ def _handler_for(server):
             server.requests.append(("GET", url.path, query))
             if url.path == f"/{server.tenant}/v2.0/.well-known/openid-configuration":
                 return self._send(*server.openid_configuration())
-            if url.path == f"/{server.tenant}/oauth2/v2.0/authorize":
+            if url.path in (f"/{server.tenant}/oauth2/v2.0/authorize", GOOGLE_AUTH_PATH):
                 return self._send(*server.authorize(query))
             return self._send(404, {"error": "not_found"})
 
@@ -264,7 +290,7 @@ def _handler_for(server):
                 return self._send(*server.graph_send_mail(sender, self.headers.get("Authorization", ""), raw))
             form = dict(urllib.parse.parse_qsl(raw.decode()))
             server.requests.append(("POST", url.path, form))
-            if url.path == f"/{server.tenant}/oauth2/v2.0/token":
+            if url.path in (f"/{server.tenant}/oauth2/v2.0/token", GOOGLE_TOKEN_PATH):
                 return self._send(*server.token(form))
             if url.path == "/introspect":
                 return self._send(*server.introspect(form))
