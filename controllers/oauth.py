@@ -38,7 +38,7 @@ class MicrosoftSignIn(http.Controller):
             account.sudo().write({"state": "error", "last_error": account._describe_oauth_error(error)})
         else:
             account._store_oauth_tokens(tokens)
-            account.action_test_connection()
+            account._after_oauth_sign_in()
         return request.redirect(f"/odoo/action-crm_mail_sync.crm_mail_account_action/{account.id}")
 
 
@@ -73,5 +73,5 @@ class GoogleSignIn(http.Controller):
             account.sudo().write({"state": "error", "last_error": account._describe_oauth_error(error)})
         else:
             account._store_oauth_tokens(tokens)
-            account.action_test_connection()
+            account._after_oauth_sign_in()
         return request.redirect(f"/odoo/action-crm_mail_sync.crm_mail_account_action/{account.id}")

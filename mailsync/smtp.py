@@ -5,6 +5,7 @@ Odoo sends the CRM's outgoing mail through its own ``ir.mail_server``; this
 module serves the connection test of the setup wizard and the engine tests.
 """
 
+import base64
 import contextlib
 import dataclasses
 import smtplib
@@ -25,6 +26,7 @@ class SmtpSettings:
     password: str = dataclasses.field(default="", repr=False)
     timeout: float = 20.0
     cafile: str | None = None
+    access_token: str = dataclasses.field(default="", repr=False)  # OAuth 2.0: sign in with XOAUTH2
 
     def __post_init__(self):
         object.__setattr__(self, "security", Security(self.security))
@@ -54,12 +56,27 @@ def connect(settings):
             if settings.authenticate:
                 if not client.has_extn("auth"):
                     raise AuthenticationFailed(PROTOCOL, host, port, "mechanism", "no AUTH offered")
-                client.login(settings.username, settings.password)
+                if settings.access_token:
+                    xoauth2_login(client, settings.username, settings.access_token)
+                else:
+                    client.login(settings.username, settings.password)
     except BaseException:
         with contextlib.suppress(Exception):  # never hide the real error behind the close
             client.close()
         raise
     return client
+
+
+def xoauth2_login(client, username, access_token):
+    """AUTH XOAUTH2 on an open ``smtplib.SMTP`` (Google, Microsoft): the token
+    in the initial response. A refusal raises ``SMTPAuthenticationError``."""
+    client.ehlo_or_helo_if_needed()
+    initial = base64.b64encode(f"user={username}\x01auth=Bearer {access_token}\x01\x01".encode()).decode()
+    code, reply = client.docmd("AUTH", f"XOAUTH2 {initial}")
+    if code == 334:  # the server's error details, as a challenge: answer empty to get the final code
+        code, reply = client.docmd("")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
 
 
 def send_message(settings, message):
@@ -87,7 +104,8 @@ class _translate:
     def __exit__(self, exc_type, exc, tb):
         s = self.settings
         if isinstance(exc, smtplib.SMTPAuthenticationError):
-            raise AuthenticationFailed(PROTOCOL, s.host, s.port, None, _reply(exc)) from None
+            reason = "token" if s.access_token else None
+            raise AuthenticationFailed(PROTOCOL, s.host, s.port, reason, _reply(exc)) from None
         if isinstance(exc, smtplib.SMTPNotSupportedError):
             raise AuthenticationFailed(PROTOCOL, s.host, s.port, "mechanism", str(exc)) from None
         if isinstance(exc, smtplib.SMTPServerDisconnected) and isinstance(exc.__context__, TimeoutError):

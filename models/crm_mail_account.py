@@ -204,6 +204,30 @@ class CrmMailAccount(models.Model):
         self._store_oauth_tokens(tokens)
         return tokens.access_token
 
+    def _oauth_access_token(self):
+        """A valid access token of this mailbox's Microsoft or Google sign-in."""
+        self.ensure_one()
+        if self.auth_method == "oauth_google":
+            return self._google_access_token()
+        if self.auth_method == "oauth_microsoft":
+            return self._microsoft_access_token()
+        raise UserError(
+            self.env._("The mailbox %(email)s does not sign in with Microsoft or Google.", email=self.email)
+        )
+
+    def _after_oauth_sign_in(self):
+        """Once signed in: test the mailbox, then switch on its outgoing server
+        (saving it sends the test email, now that there is a token)."""
+        self.ensure_one()
+        self.action_test_connection()
+        server = self.sudo().smtp_server_id
+        if self.state == "connected" and server and not server.active:
+            try:
+                with self.env.cr.savepoint():
+                    server.active = True
+            except UserError as error:
+                self.sudo().write({"state": "error", "last_error": error.args[0]})
+
     # -- Google OAuth 2.0 ------------------------------------------------
     @api.model
     def _google_app(self):
@@ -326,7 +350,7 @@ class CrmMailAccount(models.Model):
             "params": {"message": message, "type": kind, "sticky": kind == "danger"},
         }
 
-    def _save_outgoing_server(self, values, password):
+    def _save_outgoing_server(self, values, password, active=True):
         """Create or update this mailbox's outgoing server. Saving it sends the
         test email to the current user and refuses settings that cannot send.
         Personal servers (``owner_user_id``) are Odoo's own: used for the mail
@@ -336,7 +360,7 @@ class CrmMailAccount(models.Model):
         server = self.sudo().smtp_server_id
         if not server and values.get("owner_user_id"):
             server = Server.search([("owner_user_id", "=", values["owner_user_id"])], limit=1)
-        values = {**values, "smtp_pass": password or False, "active": True}
+        values = {**values, "smtp_pass": password or False, "active": active}
         if server:
             server.write(values)
         else:

@@ -6,11 +6,12 @@ from odoo.tools import email_normalize
 
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
-from ..mailsync import graph, oauth
+from ..mailsync import graph, oauth, smtp
 from .graph_session import GraphSession
 
 REVEAL = "crm_mail_sync_reveal_smtp_pass"
 GRAPH_AUTH = "crm_mail_sync_graph"
+OAUTH_AUTH = "crm_mail_sync_oauth"
 
 # Saving any of these sends the test email again.
 SMTP_SETTINGS = frozenset(
@@ -66,8 +67,17 @@ class IrMailServer(models.Model):
     )
     smtp_pass_secret = fields.Char(copy=False, groups="base.group_system")
     smtp_authentication = fields.Selection(
-        selection_add=[(GRAPH_AUTH, "Microsoft 365 (OAuth 2.0, Mail.Send)")],
-        ondelete={GRAPH_AUTH: "set default"},
+        selection_add=[
+            (GRAPH_AUTH, "Microsoft 365 (OAuth 2.0, Mail.Send)"),
+            (OAUTH_AUTH, "Connected mailbox sign-in (OAuth 2.0)"),
+        ],
+        ondelete={GRAPH_AUTH: "set default", OAUTH_AUTH: "set default"},
+    )
+    crm_mail_account_id = fields.Many2one(
+        "crm.mail.account",
+        "Signed-in Mailbox",
+        ondelete="set null",
+        help="The connected mailbox whose Microsoft or Google sign-in this server uses (SMTP XOAUTH2).",
     )
 
     def _compute_smtp_authentication_info(self):
@@ -77,6 +87,26 @@ class IrMailServer(models.Model):
                 "Send through Microsoft Graph with the app registration of CRM settings (Mail.Send "
                 "application permission). Username: the Microsoft 365 mailbox that sends."
             )
+        for server in self.filtered(lambda server: server.smtp_authentication == OAUTH_AUTH):
+            server.smtp_authentication_info = self.env._(
+                "Sign in with the Microsoft or Google sign-in of the connected mailbox below (SMTP "
+                "XOAUTH2); no password is stored."
+            )
+
+    def _smtp_login__(self, connection, smtp_user, smtp_password):  # Odoo's own signature
+        if len(self) == 1 and self.smtp_authentication == OAUTH_AUTH:
+            account = self.sudo().crm_mail_account_id
+            if not account:
+                raise UserError(
+                    self.env._(
+                        "The outgoing mail server “%(server)s” signs in with a connected mailbox, but none "
+                        "is set: choose it in “Signed-in Mailbox”.",
+                        server=self.name,
+                    )
+                )
+            smtp.xoauth2_login(connection, smtp_user, account._oauth_access_token())
+            return
+        super()._smtp_login__(connection, smtp_user, smtp_password)
 
     @api.depends("smtp_pass_secret")
     @api.depends_context(REVEAL)

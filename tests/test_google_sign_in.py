@@ -14,6 +14,7 @@ from odoo.addons.crm_mail_sync.mailsync.testing.oauth_server import (
     GOOGLE_TOKEN_PATH,
     OAuthServer,
 )
+from odoo.addons.crm_mail_sync.mailsync.testing.smtpd import SmtpServer
 from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
 
 CLIENT_ID, CLIENT_SECRET = "1234-crm.apps.googleusercontent.example", "google-client-secret"
@@ -35,6 +36,9 @@ class TestGoogleSignIn(HttpCase):
             DovecotServer(users=dict([GMAIL]), oauth2_introspection_url=cls.provider.introspection_url)
         )
         cls.dns = cls.enterClassContext(DnsServer({}))
+        cls.smtpd = cls.enterClassContext(SmtpServer("none", check_token=cls.provider.token_user))
+        IrMailServer = type(cls.env["ir.mail_server"])
+        cls.startClassPatcher(patch.object(IrMailServer, "_disable_send", classmethod(lambda cls: False)))
         params = cls.env["ir.config_parameter"]
         base = f"https://localhost:{cls.provider.port}"
         params.set_param("crm_mail_sync.google_auth_url", base + GOOGLE_AUTH_PATH)
@@ -49,7 +53,14 @@ class TestGoogleSignIn(HttpCase):
         )
         # Gmail's servers cannot be reached here: the test Dovecot plays them.
         cls.env.ref("crm_mail_sync.provider_gmail").write(
-            {"imap_host": cls.dovecot.host, "imap_port": cls.dovecot.port, "imap_security": "none"}
+            {
+                "imap_host": cls.dovecot.host,
+                "imap_port": cls.dovecot.port,
+                "imap_security": "none",
+                "smtp_host": cls.smtpd.host,
+                "smtp_port": cls.smtpd.port,
+                "smtp_security": "none",
+            }
         )
 
     def _sign_in(self, start_action):
@@ -77,6 +88,12 @@ class TestGoogleSignIn(HttpCase):
         self.assertEqual((account.auth_method, account.state), ("oauth_google", "connected"), account.last_error)
         self.assertTrue(account.oauth_connected)
         self.assertIn("xoauth2", self.dovecot.log().lower())
+        # Its outgoing server signs in with the same token, switched on once signed in.
+        server = account.sudo().smtp_server_id
+        self.assertEqual((server.active, server.smtp_authentication), (True, "crm_mail_sync_oauth"))
+        self.assertEqual(server.owner_user_id, self.salesman)
+        test_email = self.smtpd.wait_for(1)[0]
+        self.assertEqual((test_email["login"], test_email["rcpt_tos"]), (GMAIL[0], [GMAIL[0]]))
 
     def test_tokens_are_encrypted_refreshed_and_a_revoked_sign_in_explained(self):
         account = (

@@ -7,6 +7,7 @@ from odoo.tools import email_normalize
 from ..mailsync import autodetect, imap, smtp
 from ..mailsync import errors as engine_errors
 from ..models.crm_mail_provider import SECURITY_SELECTION
+from ..models.ir_mail_server import OAUTH_AUTH
 from ..models.mail_error_messages import describe
 
 # The engine's encryption names -> Odoo's ir.mail_server ones (always validating certificates).
@@ -350,6 +351,7 @@ class CrmMailSetupWizard(models.TransientModel):
         self.ensure_one()
         self._check_owner()
         account = self._save_account({"auth_method": "oauth_microsoft"})
+        self._save_oauth_outgoing_server(account)
         return account.action_microsoft_sign_in()
 
     def action_sign_in_google(self):
@@ -358,7 +360,23 @@ class CrmMailSetupWizard(models.TransientModel):
         self.ensure_one()
         self._check_owner()
         account = self._save_account({"auth_method": "oauth_google"})
+        self._save_oauth_outgoing_server(account)
         return account.action_google_sign_in()
+
+    def _save_oauth_outgoing_server(self, account):
+        """The outgoing server signs in with the mailbox's token (XOAUTH2); it
+        is switched on, and tested, once the sign-in is done."""
+        if not self.smtp_host:
+            return
+        values = self._outgoing_server_values()
+        values.update(
+            {
+                "smtp_authentication": OAUTH_AUTH,
+                "smtp_user": self.imap_login.strip() if self.imap_login else email_normalize(self.email),
+                "crm_mail_account_id": account.id,
+            }
+        )
+        account._save_outgoing_server(values, False, active=False)
 
     def action_finish(self):
         """Step 3 -> done: save the mailbox and its outgoing server (whose save

@@ -202,6 +202,11 @@ class OAuthServer:
         params = {"code": code, "state": query.get("state", "")}
         return 302, query["redirect_uri"] + "?" + urllib.parse.urlencode(params)
 
+    def token_user(self, user, token):
+        """Whether ``token`` is a live access token of ``user`` (for a test SMTP server)."""
+        entry = self.access_tokens.get(token)
+        return bool(entry and entry["expires"] >= time.time() and entry["user"] == user)
+
     def introspect(self, form):
         entry = self.access_tokens.get(form.get("token", ""))
         if not entry or entry["expires"] < time.time() or not entry["user"]:

@@ -2,9 +2,10 @@
 
 Modes: ``"none"`` (plain), ``"starttls"`` (STARTTLS offered and required) and
 ``"ssl"`` (TLS from the first byte); optional AUTH PLAIN/LOGIN against a
-``{login: password}`` table.
+``{login: password}`` table, and AUTH XOAUTH2 checked by ``check_token``.
 """
 
+import base64
 import email
 import email.policy
 import logging
@@ -39,10 +40,26 @@ logging.getLogger("mail.log").addFilter(_QuietTestServerNoise())
 
 
 class _Collector:
-    def __init__(self):
+    def __init__(self, check_token=None):
+        self.check_token = check_token  # (user, access token) -> bool, for AUTH XOAUTH2
         self.messages = []
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)
+
+    async def auth_XOAUTH2(self, server, args):
+        """AUTH XOAUTH2 (Google's and Microsoft's SMTP sign-in with a token):
+        ``user=<login>^Aauth=Bearer <token>^A^A``, base64, as the initial response."""
+        if self.check_token is None or len(args) < 2:
+            return AuthResult(success=False, handled=False)
+        try:
+            decoded = base64.b64decode(args[1]).decode()
+        except ValueError:
+            return AuthResult(success=False, handled=False)
+        fields = dict(part.split("=", 1) for part in decoded.split("\x01") if "=" in part)
+        user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ").strip()
+        if user and token and self.check_token(user, token):
+            return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+        return AuthResult(success=False, handled=False)
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
@@ -63,12 +80,12 @@ class _Collector:
 class SmtpServer:
     """A running aiosmtpd. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, security="none", users=None, port=0):
+    def __init__(self, security="none", users=None, port=0, check_token=None):
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.security = security
         self.users = dict(users or {})
-        self._collector = _Collector()
+        self._collector = _Collector(check_token)
         self._controller = None
         self._dir = None
         self.certs = None
@@ -112,7 +129,7 @@ class SmtpServer:
             "port": self.port,
             "server_hostname": "localhost",
             "authenticator": self._authenticate if self.users else None,
-            "auth_required": bool(self.users),
+            "auth_required": bool(self.users) or self._collector.check_token is not None,
             # aiosmtpd counts only STARTTLS as TLS: with implicit TLS the socket is
             # already encrypted, so AUTH must not wait for a STARTTLS.
             "auth_require_tls": self.security == "starttls",

@@ -83,3 +83,27 @@ def test_refused_consent_and_wrong_secret(provider, app):
         google_oauth.finish_sign_in(wrong, flow, consent(provider, flow))
     assert caught.value.reason == "invalid_client"
     assert "not-the-secret" not in str(caught.value)
+
+
+def test_smtp_signs_in_with_the_token(app, provider):
+    from email.message import EmailMessage
+
+    from mailsync import errors, smtp
+    from mailsync.testing.smtpd import SmtpServer
+
+    flow = google_oauth.start_sign_in(app, REDIRECT)
+    tokens = google_oauth.finish_sign_in(app, flow, consent(provider, flow))
+    with SmtpServer("none", check_token=provider.token_user) as server:
+        settings = smtp.SmtpSettings(
+            server.host, server.port, "none", username=ALICE[0], access_token=tokens.access_token
+        )
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = ALICE[0], "bea@customer.example", "Quote"
+        message.set_content("Here it is.")
+        smtp.send_message(settings, message)
+        assert server.wait_for(1)[0]["login"] == ALICE[0]
+        provider.revoke_all()
+        with pytest.raises(errors.AuthenticationFailed) as caught:
+            smtp.check(settings)
+        assert caught.value.reason == "token"
+        assert tokens.access_token not in str(caught.value)
