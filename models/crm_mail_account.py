@@ -177,9 +177,12 @@ class CrmMailAccount(models.Model):
     def action_microsoft_sign_in(self):
         self.ensure_one()
         self._microsoft_app()  # a clear error now rather than on Microsoft's page
+        return self._sign_in_action("microsoft")
+
+    def _sign_in_action(self, provider):
         return {
             "type": "ir.actions.act_url",
-            "url": f"/crm_mail_sync/oauth/microsoft/start?account_id={self.id}",
+            "url": f"/crm_mail_sync/oauth/{provider}/start?account_id={self.id}",
             "target": "self",
         }
 
@@ -191,14 +194,21 @@ class CrmMailAccount(models.Model):
         self.sudo().oauth_expires_at = tokens.expires_at
 
     def _microsoft_access_token(self):
-        """A valid access token, refreshed (and the refresh token rotated) when due."""
+        return self._fresh_access_token(
+            lambda refresh_token: oauth.refresh(self._microsoft_app(), refresh_token),
+            self.env._("Sign in with Microsoft first (button “Sign in with Microsoft”)."),
+        )
+
+    def _fresh_access_token(self, refresh, not_signed_in):
+        """A valid access token, refreshed (and the refresh token rotated,
+        where the provider does) when due."""
         self.ensure_one()
         if not self.sudo().oauth_refresh_token_secret:
-            raise UserError(self.env._("Sign in with Microsoft first (button “Sign in with Microsoft”)."))
+            raise UserError(not_signed_in)
         if self.sudo().oauth_expires_at - 300 > time.time():
             return self._get_secret("oauth_access_token")
         try:
-            tokens = oauth.refresh(self._microsoft_app(), self._get_secret("oauth_refresh_token"))
+            tokens = refresh(self._get_secret("oauth_refresh_token"))
         except oauth.OAuthError as error:
             raise UserError(self._describe_oauth_error(error)) from None
         self._store_oauth_tokens(tokens)
@@ -253,25 +263,13 @@ class CrmMailAccount(models.Model):
     def action_google_sign_in(self):
         self.ensure_one()
         self._google_app()  # a clear error now rather than on Google's page
-        return {
-            "type": "ir.actions.act_url",
-            "url": f"/crm_mail_sync/oauth/google/start?account_id={self.id}",
-            "target": "self",
-        }
+        return self._sign_in_action("google")
 
     def _google_access_token(self):
-        """A valid Google access token, refreshed when due."""
-        self.ensure_one()
-        if not self.sudo().oauth_refresh_token_secret:
-            raise UserError(self.env._("Sign in with Google first (button “Sign in with Google”)."))
-        if self.sudo().oauth_expires_at - 300 > time.time():
-            return self._get_secret("oauth_access_token")
-        try:
-            tokens = google_oauth.refresh(self._google_app(), self._get_secret("oauth_refresh_token"))
-        except oauth.OAuthError as error:
-            raise UserError(self._describe_oauth_error(error)) from None
-        self._store_oauth_tokens(tokens)
-        return tokens.access_token
+        return self._fresh_access_token(
+            lambda refresh_token: google_oauth.refresh(self._google_app(), refresh_token),
+            self.env._("Sign in with Google first (button “Sign in with Google”)."),
+        )
 
     def _describe_oauth_error(self, error):
         if getattr(error, "provider", "Microsoft") == "Google":

@@ -7,7 +7,8 @@ GOOGLE_SECRET_PARAM = "crm_mail_sync.google_client_secret"  # noqa: S105 - a par
 class ResConfigSettings(models.TransientModel):
     """The Microsoft Entra app registration used for "Sign in with Microsoft",
     and the Google OAuth client used for "Sign in with Google" (administrators
-    only). Client secrets are stored encrypted."""
+    only). Client secrets are stored encrypted in system parameters, bound to
+    the parameter's key."""
 
     _name = "res.config.settings"
     _inherit = ["res.config.settings", "crm.mail.secret.mixin"]
@@ -20,55 +21,52 @@ class ResConfigSettings(models.TransientModel):
     )
     crm_mail_sync_microsoft_client_secret = fields.Char(
         "Microsoft Client Secret",
-        compute="_compute_crm_mail_sync_microsoft_client_secret",
+        compute="_compute_client_secrets",
         inverse="_inverse_crm_mail_sync_microsoft_client_secret",
         help="Stored encrypted; never shown again once saved.",
     )
-    crm_mail_sync_microsoft_client_secret_set = fields.Boolean(compute="_compute_crm_mail_sync_microsoft_client_secret")
-
-    @api.depends_context("uid")
-    def _compute_crm_mail_sync_microsoft_client_secret(self):
-        is_set = bool(self.env["ir.config_parameter"].sudo().get_param(SECRET_PARAM))
-        for settings in self:
-            settings.crm_mail_sync_microsoft_client_secret = False
-            settings.crm_mail_sync_microsoft_client_secret_set = is_set
-
-    def _inverse_crm_mail_sync_microsoft_client_secret(self):
-        for settings in self:
-            if settings.crm_mail_sync_microsoft_client_secret:
-                token = self._secret_box().encrypt(settings.crm_mail_sync_microsoft_client_secret, SECRET_PARAM)
-                self.env["ir.config_parameter"].sudo().set_param(SECRET_PARAM, token)
-
-    @api.model
-    def _crm_mail_sync_microsoft_client_secret(self):
-        token = self.env["ir.config_parameter"].sudo().get_param(SECRET_PARAM)
-        return self._secret_box().decrypt(token, SECRET_PARAM) if token else ""
-
+    crm_mail_sync_microsoft_client_secret_set = fields.Boolean(compute="_compute_client_secrets_set")
     crm_mail_sync_google_client_id = fields.Char("Google Client ID", config_parameter="crm_mail_sync.google_client_id")
     crm_mail_sync_google_client_secret = fields.Char(
         "Google Client Secret",
-        compute="_compute_crm_mail_sync_google_client_secret",
+        compute="_compute_client_secrets",
         inverse="_inverse_crm_mail_sync_google_client_secret",
         help="Stored encrypted; never shown again once saved.",
     )
-    crm_mail_sync_google_client_secret_set = fields.Boolean(compute="_compute_crm_mail_sync_google_client_secret_set")
+    crm_mail_sync_google_client_secret_set = fields.Boolean(compute="_compute_client_secrets_set")
 
-    def _compute_crm_mail_sync_google_client_secret(self):
+    def _compute_client_secrets(self):
+        # A secret never reads back.
+        self.crm_mail_sync_microsoft_client_secret = False
         self.crm_mail_sync_google_client_secret = False
 
     @api.depends_context("uid")
-    def _compute_crm_mail_sync_google_client_secret_set(self):
-        self.crm_mail_sync_google_client_secret_set = bool(
-            self.env["ir.config_parameter"].sudo().get_param(GOOGLE_SECRET_PARAM)
-        )
+    def _compute_client_secrets_set(self):
+        params = self.env["ir.config_parameter"].sudo()
+        self.crm_mail_sync_microsoft_client_secret_set = bool(params.get_param(SECRET_PARAM))
+        self.crm_mail_sync_google_client_secret_set = bool(params.get_param(GOOGLE_SECRET_PARAM))
+
+    def _inverse_crm_mail_sync_microsoft_client_secret(self):
+        for settings in self:
+            settings._store_client_secret(SECRET_PARAM, settings.crm_mail_sync_microsoft_client_secret)
 
     def _inverse_crm_mail_sync_google_client_secret(self):
         for settings in self:
-            if settings.crm_mail_sync_google_client_secret:
-                token = self._secret_box().encrypt(settings.crm_mail_sync_google_client_secret, GOOGLE_SECRET_PARAM)
-                self.env["ir.config_parameter"].sudo().set_param(GOOGLE_SECRET_PARAM, token)
+            settings._store_client_secret(GOOGLE_SECRET_PARAM, settings.crm_mail_sync_google_client_secret)
+
+    def _store_client_secret(self, param, value):
+        if value:
+            self.env["ir.config_parameter"].sudo().set_param(param, self._secret_box().encrypt(value, param))
+
+    @api.model
+    def _client_secret(self, param):
+        token = self.env["ir.config_parameter"].sudo().get_param(param)
+        return self._secret_box().decrypt(token, param) if token else ""
+
+    @api.model
+    def _crm_mail_sync_microsoft_client_secret(self):
+        return self._client_secret(SECRET_PARAM)
 
     @api.model
     def _crm_mail_sync_google_client_secret(self):
-        token = self.env["ir.config_parameter"].sudo().get_param(GOOGLE_SECRET_PARAM)
-        return self._secret_box().decrypt(token, GOOGLE_SECRET_PARAM) if token else ""
+        return self._client_secret(GOOGLE_SECRET_PARAM)
