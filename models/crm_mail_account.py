@@ -323,7 +323,11 @@ class CrmMailAccount(models.Model):
             with imap.connect(settings) as session:
                 folders = session.folders()
         except engine_errors.MailConnectionError as error:
-            return self._connection_failed(describe(self.env, error))
+            message = describe(self.env, error)
+            password_refused = isinstance(error, engine_errors.AuthenticationFailed) and not error.reason
+            if password_refused and self.auth_method == "password":
+                message += (" " + self.provider_id._app_password_advice()).rstrip()
+            return self._connection_failed(message)
         except UserError as error:  # e.g. the Microsoft sign-in expired: sign in again
             return self._connection_failed(error.args[0])
         roles = {folder.special_use for folder in folders}

@@ -64,3 +64,15 @@ class CrmMailProvider(models.Model):
     def _presets(self):
         """The active presets, best first, for the engine's autodetection."""
         return [presets.Preset.from_mapping(values) for values in self.search([]).read(list(presets.FIELDS))]
+
+    def _app_password_advice(self):
+        """What to tell a user whose usual password was refused: this provider
+        wants an app password with 2-step verification, made at this page."""
+        if not (self and self.app_password_with_2fa):
+            return ""
+        advice = self.env._("%(provider)s needs an app password when 2-step verification is on.", provider=self.name)
+        if self.app_password_url:
+            advice += " " + self.env._(
+                "Create one at %(url)s and use it instead of your usual password.", url=self.app_password_url
+            )
+        return advice

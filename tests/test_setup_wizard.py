@@ -149,6 +149,20 @@ class TestSetupWizard(MailSyncCase):
         self.assertIn("rejected the user name or password", wizard.smtp_result)
         self.assertFalse(self.Account.search([("user_id", "=", self.salesman.id)]), "nothing saved")
 
+    def test_a_refused_gmail_password_points_to_google_app_passwords(self):
+        gmail = self.env.ref("crm_mail_sync.provider_gmail")
+        wizard = self.start(self.salesman, email="sam.seller@gmail.com")
+        self.fill_custom_servers(wizard, password="my-usual-password", auth_method="password")
+        wizard.provider_id = gmail
+        wizard.action_test()
+        self.assertIn("needs an app password when 2-step verification is on", wizard.imap_result)
+        self.assertIn("https://myaccount.google.com/apppasswords", wizard.imap_result)
+        account = self.Account.with_user(self.salesman).create(
+            self.imap_values(password="my-usual-password", provider_id=gmail.id)
+        )
+        account.action_test_connection()
+        self.assertIn("https://myaccount.google.com/apppasswords", account.last_error)
+
     def test_a_wrong_encryption_names_the_fix(self):
         wizard = self.start(self.salesman)
         self.fill_custom_servers(wizard, imap_security="ssl")  # SSL/TLS against the plain port

@@ -272,12 +272,13 @@ class CrmMailSetupWizard(models.TransientModel):
         return self._reopen()
 
     def _app_password_hint(self):
-        if not self.provider_id.app_password_with_2fa or self.auth_method == "app_password":
+        if self.auth_method == "app_password" or not self.provider_id.app_password_with_2fa:
             return ""
-        return " " + self.env._(
-            "%(provider)s needs an app password when 2-step verification is on: tick “2-step verification "
-            "is on” and follow the steps shown.",
-            provider=self.provider_id.name,
+        return (
+            " "
+            + self.provider_id._app_password_advice()
+            + " "
+            + self.env._("Tick “2-step verification is on” to see the steps.")
         )
 
     def _check_required(self):
