@@ -21,8 +21,9 @@ class TestAppsMenu(HttpCase):
         self.start_tour("/odoo/apps", "crm_mail_sync_apps_menu", login="admin")
 
 
-@tagged("post_install", "-at_install")
-class TestConnectMailboxTour(HttpCase):
+class FrenchSalespersonCase(HttpCase):
+    """A salesperson working in French, a real Dovecot, an encryption key."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -38,6 +39,13 @@ class TestConnectMailboxTour(HttpCase):
             lang="fr_FR",
             groups="sales_team.group_sale_salesman",
         )
+
+
+@tagged("post_install", "-at_install")
+class TestConnectMailboxTour(FrenchSalespersonCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
         Default = cls.env["ir.default"]
         Default.set("crm.mail.account", "imap_host", cls.dovecot.host, user_id=cls.salesman.id)
         Default.set("crm.mail.account", "imap_port", cls.dovecot.port, user_id=cls.salesman.id)
@@ -50,11 +58,10 @@ class TestConnectMailboxTour(HttpCase):
 
 
 @tagged("post_install", "-at_install")
-class TestSetupWizardTour(HttpCase):
+class TestSetupWizardTour(FrenchSalespersonCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.dovecot = cls.enterClassContext(DovecotServer(users=dict([ALICE])))
         cls.smtpd = cls.enterClassContext(SmtpServer("none", users=dict([ALICE])))
         cls.dns = cls.enterClassContext(DnsServer({}))  # example.com is unknown: servers are typed in
         cls.env["ir.config_parameter"].sudo().set_param(
@@ -62,17 +69,6 @@ class TestSetupWizardTour(HttpCase):
         )
         IrMailServer = type(cls.env["ir.mail_server"])
         cls.startClassPatcher(patch.object(IrMailServer, "_disable_send", classmethod(lambda cls: False)))
-        cls.startClassPatcher(patch.dict(os.environ, {KEY_ENV: secrets.generate_key()}))
-        cls.env["res.lang"]._activate_lang("fr_FR")
-        cls.env["ir.module.module"]._load_module_terms(["web", "mail", "crm", "crm_mail_sync"], ["fr_FR"])
-        cls.salesman = new_test_user(
-            cls.env,
-            login="sam",
-            name="Sam Seller",
-            email=ALICE[0],
-            lang="fr_FR",
-            groups="sales_team.group_sale_salesman",
-        )
         # The test servers' free ports stand in for the usual 993 and 587.
         Default = cls.env["ir.default"]
         Default.set("crm.mail.setup.wizard", "imap_port", cls.dovecot.port, user_id=cls.salesman.id)
