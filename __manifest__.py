@@ -33,6 +33,9 @@
         "views/res_partner_views.xml",
         "views/crm_lead_views.xml",
     ],
+    "demo": [
+        "demo/crm_mail_sync_demo.xml",
+    ],
     "post_init_hook": "post_init_hook",
     "uninstall_hook": "uninstall_hook",
     "assets": {

@@ -42,8 +42,10 @@ cat <<EOM
 ================================================================================
 
 EOM
-# -i installs the addon in a new database; -u brings an existing demo database up to date.
+# -i installs the addon in a new database, with Odoo's demo data (a CRM with customers and
+# opportunities, and the customers who write to the demo mailbox); -u brings an existing
+# demo database up to date.
 # shellcheck disable=SC2046
 "$PY" "$ODOO_SRC/odoo-bin" $(odoo_db_args) -d "$db" --db-filter="^$db\$" \
     --addons-path="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$(addons_link_dir)" \
-    --http-interface=127.0.0.1 --http-port="$http_port" -i crm_mail_sync -u crm_mail_sync --without-demo=True || true
+    --http-interface=127.0.0.1 --http-port="$http_port" -i crm_mail_sync -u crm_mail_sync --with-demo || true
