@@ -12,7 +12,7 @@
     "depends": ["crm", "mail"],
     "external_dependencies": {
         # Distribution names, as Odoo checks them; pinned in requirements.txt.
-        "python": ["imapclient", "msal", "exchangelib", "cryptography", "dnspython"],
+        "python": ["imapclient", "msal", "exchangelib", "cryptography", "dnspython", "webencodings", "authres", "idna"],
     },
     "data": [
         "security/ir.model.access.csv",
