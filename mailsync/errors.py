@@ -146,3 +146,41 @@ class ProtocolError(MailConnectionError):
             "Check that this is the right server and port for this protocol.",
         ),
     }
+
+
+class ConnectionLost(MailConnectionError):
+    """The connection dropped in the middle of a sync (reset, EOF, broken pipe,
+    TLS cut short). Nothing is lost: a new connection resumes from the last
+    committed state (see :class:`mailsync.imap_sync.MailboxSync`)."""
+
+    code = "connection_lost"
+    texts = {
+        None: (
+            "the connection was lost during the sync",
+            "It resumes automatically; if it keeps happening, check the network or proxy.",
+        ),
+    }
+
+
+class FolderUnavailable(MailConnectionError):
+    """A folder still listed by the server cannot be opened (EXAMINE refused:
+    no permission, a damaged folder, a server-side limit). ``folder`` is its
+    name as the server lists it; ``detail`` the server's words."""
+
+    code = "folder_unavailable"
+    texts = {
+        None: (
+            "a folder to sync cannot be opened",
+            "Check that the folder can be opened in a mail client; if not, ask the mail server's administrator.",
+        ),
+    }
+
+    def __init__(self, protocol, host, port, folder, detail=""):
+        self.folder = folder
+        super().__init__(protocol, host, port, None, detail)
+
+    def _compose(self):
+        text = f"{self.protocol} server {self.host}:{self.port}: the folder {self.folder!r} cannot be opened."
+        if self.detail:
+            text += f" (Server said: {self.detail})"
+        return f"{text} {self.hint}"

@@ -7,62 +7,121 @@ no SELECT). :meth:`MailboxSync.batches` examines each folder read-only
 (EXAMINE: nothing, not even \\Seen, can change), finds the new UIDs, and
 yields them as :class:`Batch` objects: the header blocks of up to
 ``batch_size`` messages, fetched in one round trip, plus the full state to
-persist once the batch is handled. Bodies are fetched only on demand
-(:meth:`Batch.fetch_bodies`, ``BODY.PEEK[]``), for the messages that matter.
+persist once the batch is handled. Bodies are fetched only on demand, for
+the messages that matter, a few at a time (:meth:`Batch.iter_bodies`,
+``BODY.PEEK[]``): the caller holds a few bodies at once, never a batch's.
 
 The exactly-once contract: the caller logs a batch and stores its ``state``
 in the same database transaction. A crash before that commit re-delivers
 the batch next time; the caller's idempotent message identity makes the
 re-delivery harmless. A UIDVALIDITY change (the server renumbered the folder)
 resets that folder's state and re-delivers it, for the same reason.
+
+Errors (all :class:`mailsync.errors.MailConnectionError` subclasses): a
+connection dropped during any step (LIST, EXAMINE, SEARCH, FETCH, STATUS) is
+:class:`~mailsync.errors.ConnectionLost`: connect again and pass the last
+committed state to a new :class:`MailboxSync`, which continues where the
+last committed batch stopped. A synced folder the server still lists but
+refuses to open is :class:`~mailsync.errors.FolderUnavailable`; one that
+disappeared since LIST is skipped (it is forgotten from the state). A
+timeout stays :class:`~mailsync.errors.ConnectionTimeout`.
 """
 
+import contextlib
 import copy
 import dataclasses
 import datetime
+import imaplib
 import json
+import ssl
+import unicodedata
 
 from imapclient import exceptions as imap_exc
 
-from .imap import _translate
+from .errors import ConnectionLost, FolderUnavailable
+from .imap import PROTOCOL, Folder, _server_text, _translate
 
 DEFAULT_WINDOW_DAYS = 30
 INBOX, SENT = "inbox", "sent"
 
-# Names of the sent folder where the server does not flag it \Sent (RFC 6154),
-# compared case-insensitively with the whole name and with its last segment.
-SENT_NAMES = (
-    "sent",
-    "sent items",
-    "sent messages",
-    "sent mail",
-    "[gmail]/sent mail",
-    "[google mail]/sent mail",
-    "envoyés",
-    "éléments envoyés",
-    "messages envoyés",
-    "elementos enviados",
-    "enviados",
-    "correo enviado",
-    "mensajes enviados",
-    "gesendet",
-    "gesendete elemente",
-    "gesendete objekte",
-    "posta inviata",
-    "inviata",
-    "verzonden",
-    "verzonden items",
-    "itens enviados",
-)
+# Names of the sent folder on servers that do not flag it \Sent (RFC 6154), as
+# the common clients and servers create it in each language: Outlook and
+# Exchange (localized "Sent Items"), Gmail ("[Gmail]/<localized Sent Mail>"),
+# Thunderbird, Dovecot/cPanel/Roundcube ("Sent", "INBOX.Sent"), Apple Mail
+# ("Sent Messages"). Compared after NFC normalisation and case folding (see
+# _normalise) with the last segment of a folder at the top level, directly
+# under INBOX, or directly under [Gmail] / [Google Mail]; never deeper.
+SENT_NAMES_BY_LANGUAGE = {
+    "English": ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "Sent-Mail", "Sent Email"),
+    "Bulgarian": ("Изпратени", "Изпратени елементи", "Изпратени писма", "Изпратени съобщения"),
+    "Croatian": ("Poslano", "Poslane stavke", "Poslana pošta", "Poslane poruke"),
+    "Czech": ("Odeslaná pošta", "Odeslané", "Odeslané položky", "Odeslané zprávy"),
+    "Danish": ("Sendt post", "Sendt", "Sendte", "Sendte elementer", "Sendte e-mails", "Sendte beskeder"),
+    "Dutch": ("Verzonden", "Verzonden items", "Verzonden berichten", "Verzonden e-mail"),
+    "Estonian": ("Saadetud", "Saadetud üksused", "Saadetud kirjad", "Saadetud sõnumid"),
+    "Finnish": ("Lähetetyt", "Lähetetyt kohteet", "Lähetetyt viestit", "Lähetetty posti"),
+    "French": ("Envoyés", "Éléments envoyés", "Messages envoyés", "Courrier envoyé", "E-mails envoyés"),
+    "German": ("Gesendet", "Gesendete Elemente", "Gesendete Objekte", "Gesendete Nachrichten", "Gesendete E-Mails"),
+    "Greek": ("Απεσταλμένα", "Απεσταλμένα μηνύματα", "Απεσταλμένα στοιχεία", "Σταλμένα"),
+    "Hungarian": ("Elküldött elemek", "Elküldött levelek", "Elküldött üzenetek", "Elküldött", "Küldött levelek"),
+    "Irish": ("Míreanna seolta", "Seolta", "Post seolta", "Teachtaireachtaí seolta"),
+    "Italian": ("Posta inviata", "Inviata", "Inviati", "Elementi inviati", "Messaggi inviati"),
+    "Latvian": ("Nosūtītie", "Nosūtītie vienumi", "Nosūtītās", "Nosūtītās vēstules", "Nosūtītie ziņojumi"),
+    "Lithuanian": ("Išsiųsti", "Išsiųsta", "Išsiųsti elementai", "Išsiųsti laiškai", "Išsiųsti pranešimai"),
+    "Maltese": ("Mibgħuta", "Intbagħtu", "Oġġetti mibgħuta", "Messaġġi mibgħuta"),
+    "Polish": ("Elementy wysłane", "Wysłane", "Wysłane elementy", "Wiadomości wysłane"),
+    "Portuguese": (
+        "Enviados",
+        "Itens enviados",
+        "Enviadas",
+        "Mensagens enviadas",
+        "E-mails enviados",
+        "Correio enviado",
+    ),
+    "Romanian": ("Trimise", "Elemente trimise", "Mesaje trimise", "E-mailuri trimise"),
+    "Slovak": ("Odoslaná pošta", "Odoslané", "Odoslané položky", "Odoslané správy"),
+    "Slovenian": ("Poslano", "Poslana pošta", "Poslani elementi", "Poslani predmeti", "Poslana sporočila"),
+    "Spanish": ("Enviados", "Elementos enviados", "Correo enviado", "Mensajes enviados", "Enviado"),
+    "Swedish": ("Skickat", "Skickade", "Skickade objekt", "Skickade meddelanden", "Skickade brev"),
+    "Catalan": ("Enviats", "Elements enviats", "Correu enviat", "Missatges enviats"),
+    "Norwegian": ("Sendt", "Sendte elementer", "Sendt post", "Sendte", "Sendt e-post", "Sendte meldinger"),
+    "Russian": ("Отправленные", "Отправленные элементы", "Отправленные письма", "Отправленные сообщения"),
+    "Ukrainian": ("Надіслані", "Надіслані елементи", "Надіслані листи", "Відправлені", "Відправлені листи"),
+    "Turkish": ("Gönderilmiş Öğeler", "Gönderilenler", "Gönderilmiş Postalar", "Gönderilen Öğeler", "Gönderilen"),
+    "Chinese": (
+        "已发送",
+        "已发送邮件",
+        "已发邮件",
+        "已发送项目",
+        "寄件備份",
+        "已傳送",
+        "已傳送郵件",
+        "已寄出",
+        "已寄出郵件",
+    ),
+    "Japanese": ("送信済みアイテム", "送信済み", "送信済みメール", "送信済メール", "送信済み項目"),
+    "Korean": ("보낸 편지함", "보낸편지함", "보낸 메일함", "보낸메일함"),
+}
+SENT_NAMES = tuple(name for names in SENT_NAMES_BY_LANGUAGE.values() for name in names)
+# Parents under which a sent folder may sit: (normalised parent, rank); a
+# lower rank is preferred when several folders have a sent name.
+_SENT_PARENTS = {(): 0, ("[gmail]",): 0, ("[google mail]",): 0, ("inbox",): 1}
 
 HEADER_FIELDS = b"FROM TO CC BCC DATE MESSAGE-ID IN-REPLY-TO REFERENCES SUBJECT"
 _HEADER_ITEM = b"BODY.PEEK[HEADER.FIELDS (" + HEADER_FIELDS + b")]"
-_HEADER_KEY = b"BODY[HEADER.FIELDS (" + HEADER_FIELDS + b")]"
-_BODY_CHUNK = 50  # messages per BODY.PEEK[] fetch: bounds memory, not round trips per message
+# The server echoes the header list its own way: Courier-IMAP quotes each
+# field name (astrings, RFC 3501 section 9), others change case or order.
+# Only one such item is requested, so any response key with this prefix is it.
+_HEADER_KEY_PREFIX = b"BODY[HEADER.FIELDS"
+_BODY_CHUNK = 5  # messages per BODY.PEEK[] fetch: a few bodies in memory at once
 
 
 @dataclasses.dataclass
 class FolderState:
+    """What is known of one synced folder. ``total``/``done`` count the UIDs
+    to hand off and handed off since the sync of this folder began (initial
+    window plus anything new since), for :attr:`SyncState.progress`."""
+
     name: str
     role: str
     uidvalidity: int = 0
@@ -99,36 +158,123 @@ class SyncState:
 
     @property
     def progress(self):
-        """Share of the initial window handed off, 0..1 (1 when nothing to do)."""
+        """Share of the known messages handed off, 0..1 (1 when nothing to do).
+
+        1.0 once the initial sync is done, however often it was interrupted
+        and resumed from a committed state."""
         total = sum(state.total for state in self.folders.values())
         done = sum(min(state.done, state.total) for state in self.folders.values())
         return done / total if total else 1.0
 
 
-def find_sync_folders(folders):
-    """``{"inbox": Folder, "sent": Folder}`` (sent only where one exists)."""
+def _normalise(name):
+    """A folder name (segment) for comparison: NFC, case-folded, spaces collapsed."""
+    text = unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+    text = text.replace("i\u0307", "i")  # Turkish capital dotted I folds to i + combining dot
+    return " ".join(text.split())
+
+
+_SENT_KEYS = frozenset(_normalise(name) for name in SENT_NAMES)
+
+
+def _sent_name_rank(folder):
+    """0 (top level, or under [Gmail]) or 1 (under INBOX) when ``folder`` has
+    a known sent name there (:data:`SENT_NAMES`); None otherwise."""
+    parts = folder.name.split(folder.delimiter) if folder.delimiter else [folder.name]
+    rank = _SENT_PARENTS.get(tuple(_normalise(part) for part in parts[:-1]))
+    if rank is None or _normalise(parts[-1]) not in _SENT_KEYS:
+        return None
+    return rank
+
+
+def _is_inbox(folder):
+    return folder.name.upper() == "INBOX"
+
+
+def sent_folder_candidates(folders):
+    """The folders that plausibly are the sent folder, best first.
+
+    :param folders: ``[mailsync.imap.Folder]`` as LIST gives them (names
+        already decoded from modified UTF-7)
+    :returns: ``[Folder]``: the selectable folders the server flags
+        ``\\Sent`` (RFC 6154, or Gmail's XLIST), in the server's order; then
+        those with a known sent name (:data:`SENT_NAMES_BY_LANGUAGE`,
+        compared NFC-normalised and case-folded) at the top level or under
+        ``[Gmail]``; then those under ``INBOX``. A folder deeper down
+        (``Customers/Acme/Sent``) is never a candidate. Empty when none:
+        the user then picks one among all folders.
+    """
+    selectable = [folder for folder in folders if folder.selectable and not _is_inbox(folder)]
+    flagged = [folder for folder in selectable if folder.special_use == "\\Sent"]
+    named = sorted(
+        (rank, index, folder)
+        for index, folder in enumerate(selectable)
+        if folder not in flagged and (rank := _sent_name_rank(folder)) is not None
+    )
+    return flagged + [folder for _rank, _index, folder in named]
+
+
+def _choose_sent(folders, sent_folder):
+    selectable = [folder for folder in folders if folder.selectable and not _is_inbox(folder)]
+    if sent_folder:
+        wanted = unicodedata.normalize("NFC", sent_folder)
+        for folder in selectable:
+            if unicodedata.normalize("NFC", folder.name) == wanted:
+                return folder
+    flagged = [folder for folder in selectable if folder.special_use == "\\Sent"]
+    if flagged:
+        # Several flagged (RFC 6154 allows it): a sent name at the best place
+        # settles it, else the first the server lists.
+        return _best_named(flagged) or flagged[0]
+    return _best_named(selectable)
+
+
+def _best_named(folders):
+    named = [(rank, folder) for folder in folders if (rank := _sent_name_rank(folder)) is not None]
+    if not named:
+        return None
+    best = min(rank for rank, _folder in named)
+    top = [folder for rank, folder in named if rank == best]
+    return top[0] if len(top) == 1 else None  # several at the same level: ambiguous, the user picks
+
+
+def find_sync_folders(folders, sent_folder=None):
+    """The folders to sync: ``{"inbox": Folder, "sent": Folder}``.
+
+    :param folders: ``[mailsync.imap.Folder]`` as listed by the server
+    :param sent_folder: the user's explicit choice (a folder name as listed):
+        used whenever a selectable folder has that name; else ignored
+    :returns: ``"sent"`` is, in this order: the user's choice; the only
+        folder flagged ``\\Sent`` (when several are, the one with a known
+        sent name at the best level, else the first listed); else the only
+        folder with a known sent name at the top level (or under
+        ``[Gmail]``), else the only one directly under INBOX. Several at the
+        same level, or none: no ``"sent"`` (see
+        :func:`sent_folder_candidates` to let the user pick).
+    """
     found = {}
     for folder in folders:
-        if folder.selectable and folder.name.upper() == "INBOX":
+        if folder.selectable and _is_inbox(folder):
             found[INBOX] = folder
-    sent = [folder for folder in folders if folder.selectable and folder.special_use == "\\Sent"]
-    if not sent:
-        for wanted in SENT_NAMES:
-            sent = [
-                folder
-                for folder in folders
-                if folder.selectable
-                and wanted in (folder.name.lower(), folder.name.rsplit(folder.delimiter or "/", 1)[-1].lower())
-            ]
-            if sent:
-                break
+    sent = _choose_sent(folders, sent_folder)
     if sent:
-        found[SENT] = sent[0]
+        found[SENT] = sent
     return found
 
 
 @dataclasses.dataclass(frozen=True)
 class HeaderRecord:
+    """One message of a batch, before its body is downloaded.
+
+    ``raw_headers``: the header block (only :data:`HEADER_FIELDS`), bytes.
+    ``size``: the whole message's size in bytes as the server reports it
+    (``RFC822.SIZE``, RFC 3501 section 7.4.2), known before any download: the
+    caller decides from it whether a message is too big to fetch.
+    ``internaldate``: the server's arrival date (naive datetime as imapclient
+    gives it, or None). ``flags``: ``frozenset`` of ``str``.
+    ``gm_msgid``: Gmail's message id (X-GM-MSGID) where the server has it.
+    """
+
     folder: str
     role: str
     uid: int
@@ -147,34 +293,81 @@ class Batch:
     state: SyncState
     _sync: object = dataclasses.field(repr=False, default=None)
 
+    def iter_bodies(self, uids, chunk=_BODY_CHUNK):
+        """Yield ``(uid, raw message bytes)`` for ``uids`` of this batch, in
+        UID order, downloading ``chunk`` messages per FETCH (``BODY.PEEK[]``:
+        never sets \\Seen), so that only a few bodies are in memory at once
+        if the caller does not keep them. A message expunged meanwhile is
+        left out. Raises :class:`~mailsync.errors.ConnectionLost` when the
+        connection drops."""
+        return self._sync._iter_bodies(self.folder, sorted(uids), max(1, int(chunk)))
+
     def fetch_bodies(self, uids):
-        """``{uid: raw message}`` for ``uids`` of this batch; never sets \\Seen."""
-        return self._sync._fetch_bodies(self.folder, sorted(uids))
+        """``{uid: raw message}`` for ``uids`` of this batch; never sets \\Seen.
+        Holds them all at once: prefer :meth:`iter_bodies`."""
+        return dict(self.iter_bodies(uids))
 
 
 class MailboxSync:
-    """Sync one mailbox over an open :class:`mailsync.imap.ImapSession`."""
+    """Sync one mailbox over an open :class:`mailsync.imap.ImapSession`.
 
-    def __init__(self, session, state=None, since=None, batch_size=500):
+    :param state: the last committed :class:`SyncState` (None: first sync)
+    :param since: a ``datetime.date``: the initial sync takes the mail that
+        arrived since then (None: all of it)
+    :param batch_size: messages per :class:`Batch`
+    :param sent_folder: the user's choice of sent folder (a folder name), see
+        :func:`find_sync_folders`
+    """
+
+    def __init__(self, session, state=None, since=None, batch_size=500, sent_folder=None):
         self.session = session
         self.client = session.client
         self.state = copy.deepcopy(state) if state else SyncState()
         self.since = since
         self.batch_size = batch_size
+        self.sent_folder = sent_folder or None
         self._selected = None
         self._gmail = session.capabilities >= {"X-GM-EXT-1"}
 
+    @contextlib.contextmanager
     def _errors(self):
-        return _translate(self.session.settings)
+        """Typed errors for one IMAP step: a dropped connection is
+        ConnectionLost (not the TlsError a reset means during the handshake),
+        timeouts and the rest as :func:`mailsync.security.translate_socket_errors`."""
+        settings = self.session.settings
+        with _translate(settings):
+            try:
+                yield
+            except imaplib.IMAP4.abort as exc:  # imapclient's IMAPClientAbortError; "socket error: EOF"
+                raise ConnectionLost(PROTOCOL, settings.host, settings.port, detail=_server_text(exc)) from None
+            except TimeoutError:
+                raise
+            except (OSError, EOFError) as exc:  # reset, broken pipe, TLS cut short (SSLEOFError)...
+                detail = exc.reason if isinstance(exc, ssl.SSLError) else getattr(exc, "strerror", None)
+                raise ConnectionLost(PROTOCOL, settings.host, settings.port, detail=detail or str(exc)) from None
+
+    def folders(self):
+        """All folders as :meth:`mailsync.imap.ImapSession.folders` lists
+        them, with a dropped connection as ConnectionLost."""
+        with self._errors():
+            listing = self.client.list_folders()
+        return [
+            Folder(
+                name=name,
+                delimiter=(delimiter or b"").decode(),
+                flags=frozenset(flag.decode() if isinstance(flag, bytes) else flag for flag in flags),
+            )
+            for flags, delimiter, name in listing
+        ]
 
     def sync_folders(self):
-        with self._errors():
-            return find_sync_folders(self.session.folders())
+        return find_sync_folders(self.folders(), self.sent_folder)
 
     # -- idle poll -------------------------------------------------------
     def changed(self):
         """Whether anything new may be there: one STATUS per synced folder, no
-        SELECT, no LIST (a folder renamed or gone makes STATUS fail: True)."""
+        SELECT, no LIST (a folder renamed or gone makes STATUS fail: True).
+        Raises ConnectionLost when the connection drops."""
         if {state.role for state in self.state.folders.values()} != {INBOX, SENT}:
             return True  # never synced, or no sent folder found yet: look again
         for known in self.state.folders.values():
@@ -189,7 +382,10 @@ class MailboxSync:
 
     # -- full sync -------------------------------------------------------
     def batches(self):
-        """Yield :class:`Batch` objects, inbox first, oldest UID first."""
+        """Yield :class:`Batch` objects, inbox first, oldest UID first.
+
+        Raises ConnectionLost, FolderUnavailable, or another
+        :class:`~mailsync.errors.MailConnectionError`."""
         folders = self.sync_folders()
         # Folders no longer there are forgotten; the others are synced.
         self.state.folders = {
@@ -208,11 +404,22 @@ class MailboxSync:
         self._selected = name
         return info
 
-    def _folder_batches(self, name, role):
+    def _open(self, name):
+        """EXAMINE ``name``; None when it disappeared since LIST."""
         try:
-            info = self._examine(name)
-        except imap_exc.IMAPClientError:
-            return  # deleted or renamed since LIST: next run sees the new listing
+            return self._examine(name)
+        except imap_exc.IMAPClientError as exc:
+            refusal = _server_text(exc)
+        if any(folder.name == name and folder.selectable for folder in self.folders()):
+            settings = self.session.settings
+            raise FolderUnavailable(PROTOCOL, settings.host, settings.port, name, refusal)
+        return None  # deleted or renamed since LIST: the next run sees the new listing
+
+    def _folder_batches(self, name, role):
+        info = self._open(name)
+        if info is None:
+            self.state.folders.pop(name, None)
+            return
         uidvalidity = int(info.get(b"UIDVALIDITY", 0))
         uidnext = int(info.get(b"UIDNEXT", 0))
         state = self.state.folders.get(name)
@@ -232,7 +439,11 @@ class MailboxSync:
                 uids = sorted(
                     uid for uid in self.client.search(["UID", f"{state.last_uid + 1}:*"]) if uid > state.last_uid
                 )
-                state.total += len(uids)
+                # What is left: the rest of an interrupted sync (already counted
+                # in total) plus what arrived since. Counting from ``done`` keeps
+                # the progress right however often a sync was resumed.
+                state.done = min(state.done, state.total)
+                state.total = state.done + len(uids)
         if not uids:
             if initial:  # older mail, outside the window, stays behind
                 state.last_uid = max(uidnext - 1, state.last_uid)
@@ -251,12 +462,15 @@ class MailboxSync:
                 state.highestmodseq = int(info.get(b"HIGHESTMODSEQ", 0) or 0)
             yield Batch(name, role, records, copy.deepcopy(self.state), self)
 
+    def _reopen(self, name):
+        if self._selected != name:
+            self._examine(name)
+
     def _fetch_headers(self, name, role, uids):
         items = [_HEADER_ITEM, b"RFC822.SIZE", b"INTERNALDATE", b"FLAGS"]
         if self._gmail:
             items.append(b"X-GM-MSGID")
-        if self._selected != name:
-            self._examine(name)
+        self._reopen(name)
         with self._errors():
             response = self.client.fetch(uids, items)
         records = []
@@ -269,7 +483,7 @@ class MailboxSync:
                     folder=name,
                     role=role,
                     uid=uid,
-                    raw_headers=data.get(_HEADER_KEY, b"") or b"",
+                    raw_headers=header_block(data),
                     size=int(data.get(b"RFC822.SIZE", 0) or 0),
                     internaldate=data.get(b"INTERNALDATE"),
                     flags=frozenset(
@@ -280,20 +494,28 @@ class MailboxSync:
             )
         return records
 
-    def _fetch_bodies(self, name, uids):
-        if not uids:
-            return {}
-        if self._selected != name:
-            self._examine(name)
-        bodies = {}
-        for start in range(0, len(uids), _BODY_CHUNK):
-            chunk = uids[start : start + _BODY_CHUNK]
+    def _iter_bodies(self, name, uids, chunk):
+        for start in range(0, len(uids), chunk):
+            part = uids[start : start + chunk]
+            self._reopen(name)
             with self._errors():
-                response = self.client.fetch(chunk, [b"BODY.PEEK[]"])
-            for uid, data in response.items():
-                if uid in chunk and data.get(b"BODY[]") is not None:
-                    bodies[uid] = data[b"BODY[]"]
-        return bodies
+                response = self.client.fetch(part, [b"BODY.PEEK[]"])
+            for uid in part:
+                body = (response.get(uid) or {}).get(b"BODY[]")
+                if body is not None:
+                    yield uid, body
+            del response
+
+
+def header_block(data):
+    """The header block in one message's FETCH data (imapclient's ``{key:
+    value}``), whatever the server's spelling of the key: ``BODY[HEADER.FIELDS
+    (FROM TO)]``, ``BODY[HEADER.FIELDS ("FROM" "TO")]`` (Courier-IMAP), any
+    case or order. ``b""`` when the server sent none."""
+    for key, value in data.items():
+        if isinstance(key, bytes) and key.upper().startswith(_HEADER_KEY_PREFIX):
+            return value or b""
+    return b""
 
 
 def _text(value):
