@@ -7,7 +7,8 @@ run the real client (imapclient, unpatched) against this server, which
 answers each command with the lines the test gives it.
 
 A script maps a command (``"LIST"``, ``"EXAMINE"``, ``"UID SEARCH"``,
-``"UID FETCH"``, ``"STATUS"``, ...) to a :class:`Reply`, or to a plain list of
+``"UID FETCH"``, ``"STATUS"``, ...) to a :class:`Reply`, to a list of Replies
+(one per command in turn, the last one repeating), or to a plain list of
 untagged lines (then the command completes with OK). ``CAPABILITY``,
 ``LOGIN``, ``NOOP`` and ``LOGOUT`` answer by themselves; anything else not in
 the script gets ``BAD``. Lines are the bytes after ``* `` on the wire; a
@@ -180,7 +181,10 @@ class ScriptedImapServer:
     def _answer(self, conn, tag, verb):
         if verb in self.script:
             reply = self.script[verb]
-            if not isinstance(reply, Reply):
+            if isinstance(reply, list) and reply and all(isinstance(item, Reply) for item in reply):
+                # Replies in turn, one per command; the last one repeats.
+                reply = reply.pop(0) if len(reply) > 1 else reply[0]
+            elif not isinstance(reply, Reply):
                 reply = Reply(list(reply))
         elif verb == "CAPABILITY":
             reply = Reply([b"CAPABILITY " + CAPABILITIES])
