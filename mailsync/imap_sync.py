@@ -120,7 +120,10 @@ _BODY_CHUNK = 5  # messages per BODY.PEEK[] fetch: a few bodies in memory at onc
 class FolderState:
     """What is known of one synced folder. ``total``/``done`` count the UIDs
     to hand off and handed off since the sync of this folder began (initial
-    window plus anything new since), for :attr:`SyncState.progress`."""
+    window plus anything new since), for :attr:`SyncState.progress`.
+    ``window_uidnext``: while an initial sync limited to a window (``since``)
+    is under way, the folder's UIDNEXT when it began (0 otherwise): a resumed
+    sync keeps the window for the UIDs below it."""
 
     name: str
     role: str
@@ -130,6 +133,7 @@ class FolderState:
     highestmodseq: int = 0
     total: int = 0
     done: int = 0
+    window_uidnext: int = 0
 
 
 @dataclasses.dataclass
@@ -435,20 +439,16 @@ class MailboxSync:
                 criteria = ["SINCE", self.since] if self.since else ["ALL"]
                 uids = sorted(self.client.search(criteria))
                 state.total, state.done = len(uids), 0
+                state.window_uidnext = uidnext if self.since else 0
             else:
-                uids = sorted(
-                    uid for uid in self.client.search(["UID", f"{state.last_uid + 1}:*"]) if uid > state.last_uid
-                )
+                uids = self._uids_after(state)
                 # What is left: the rest of an interrupted sync (already counted
                 # in total) plus what arrived since. Counting from ``done`` keeps
                 # the progress right however often a sync was resumed.
                 state.done = min(state.done, state.total)
                 state.total = state.done + len(uids)
         if not uids:
-            if initial:  # older mail, outside the window, stays behind
-                state.last_uid = max(uidnext - 1, state.last_uid)
-            state.uidnext = uidnext
-            state.highestmodseq = int(info.get(b"HIGHESTMODSEQ", 0) or 0)
+            self._finish(state, uidnext, info)
             yield Batch(name, role, [], copy.deepcopy(self.state), self)
             return
 
@@ -458,9 +458,30 @@ class MailboxSync:
             state.last_uid = chunk[-1]
             state.done += len(chunk)
             if start + self.batch_size >= len(uids):
-                state.uidnext = max(uidnext, state.last_uid + 1)
-                state.highestmodseq = int(info.get(b"HIGHESTMODSEQ", 0) or 0)
+                self._finish(state, uidnext, info)
             yield Batch(name, role, records, copy.deepcopy(self.state), self)
+
+    def _uids_after(self, state):
+        """The UIDs above ``state.last_uid`` still to hand off, sorted: the rest
+        of an interrupted windowed initial sync (still within ``since``) and
+        everything that arrived after it began."""
+        after = state.last_uid + 1
+        if self.since and state.window_uidnext > after:
+            uids = self.client.search(["UID", f"{after}:{state.window_uidnext - 1}", "SINCE", self.since])
+            uids += self.client.search(["UID", f"{state.window_uidnext}:*"])
+        else:
+            uids = self.client.search(["UID", f"{after}:*"])
+        return sorted({uid for uid in uids if uid > state.last_uid})
+
+    @staticmethod
+    def _finish(state, uidnext, info):
+        """The folder is handed off up to the UIDNEXT it had when examined:
+        every UID below it was searched (older mail outside the window stays
+        behind), so the next sync starts there."""
+        state.last_uid = max(uidnext - 1, state.last_uid)
+        state.uidnext = max(uidnext, state.last_uid + 1)
+        state.highestmodseq = int(info.get(b"HIGHESTMODSEQ", 0) or 0)
+        state.window_uidnext = 0
 
     def _reopen(self, name):
         if self._selected != name:

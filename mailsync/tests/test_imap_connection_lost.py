@@ -2,6 +2,7 @@
 from the last committed state (progress included), bodies come a few at a time, a
 folder that cannot be opened is an error."""
 
+import datetime
 import itertools
 
 import pytest
@@ -236,3 +237,28 @@ def test_a_sync_through_a_cutting_proxy_delivers_every_message_exactly_once(dove
     with connect(_settings) as session:
         again = list(MailboxSync(session, state).batches())
     assert [record for batch in again for record in batch.records] == []
+
+
+def test_a_resumed_initial_sync_keeps_its_window(dovecot, mailbox):
+    login, settings = mailbox
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    recent, old = now - datetime.timedelta(days=2), now - datetime.timedelta(days=90)
+    # Old mail moved back into the inbox keeps its arrival date, between recent mail.
+    dates = [recent, old, recent, old, recent, recent, old, recent, recent]
+    for n, date in enumerate(dates, 1):
+        dovecot.append(login, "INBOX", mail(n), msg_time=date)
+    since = (now - datetime.timedelta(days=30)).date()
+    state, seen = None, []
+    while True:  # one batch of 2 per run
+        with connect(settings) as session:
+            batch = next(iter(MailboxSync(session, state, since=since, batch_size=2).batches()), None)
+        if batch is None or not batch.records:
+            break
+        seen += [record.uid for record in batch.records]
+        state = SyncState.from_json(batch.state.to_json())
+    assert seen == [n for n, date in enumerate(dates, 1) if date == recent]
+    assert state.progress == 1.0
+    dovecot.append(login, "INBOX", mail(10), msg_time=old)  # arrives now: new mail, whatever its date
+    with connect(settings) as session:
+        batches = list(MailboxSync(session, state, since=since).batches())
+    assert [record.uid for batch in batches for record in batch.records] == [10]
