@@ -539,10 +539,6 @@ def header_block(data):
     return b""
 
 
-def _text(value):
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def poll(jobs, workers=16):
     """Idle-poll many mailboxes at once: ``jobs`` is ``[(ImapSettings,
     SyncState)]``; returns, in order, True (something new, or an error the
