@@ -65,8 +65,13 @@ _DETECT_BYTES = 64 * 1024  # sample given to charset detection
 
 _MSGID = re.compile(r"<[^<>\s]+>")
 _SPACES = re.compile(r"\s+")
-# RFC 2047 encoded word; the charset may carry an RFC 2231 language tag (=?utf-8*en?q?...?=).
-_ENCODED_WORD = re.compile(r"=\?([^?\s]*)\?([qQbB])\?(.*?)\?=", re.DOTALL)
+#: Characters of a subject or name header read (the text kept is cut at MAX_TEXT_LENGTH anyway).
+MAX_HEADER_CHARS = 64 * 1024
+# RFC 2047 encoded word; the charset may carry an RFC 2231 language tag (=?utf-8*en?q?...?=). The
+# encoded text has no space; a "?" not followed by "=" is tolerated (sloppy Q encoders). It never
+# runs over the start of another word ("=?" not closing it), so a long header of unterminated
+# words is read in linear time.
+_ENCODED_WORD = re.compile(r"=\?([^?\s]{0,64})\?([qQbB])\?((?:[^\s?=]|\?(?!=)|=(?!\?(?!=))){0,4000}+)\?=")
 # Controls removed from header values (their tabs and line breaks become spaces first).
 _HEADER_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 # Controls removed from bodies: all C0/C1 but tab, LF and CR.
@@ -251,13 +256,19 @@ def clean_body(text):
     return _BODY_CONTROLS.sub("", _SURROGATES.sub("\ufffd", text or ""))
 
 
-def _header_text(value, limit=None):
-    """A raw header value as clean text: 8-bit bytes and RFC 2047 words decoded."""
+def _header_text(value, limit=None, words=True):
+    """A raw header value as clean text: 8-bit bytes and (if ``words``) RFC 2047 words decoded.
+
+    With a ``limit`` (characters kept), only the first :data:`MAX_HEADER_CHARS` of the value are read.
+    """
     if value is None:
         return ""
     if not isinstance(value, str):
         value = str(value)
-    return clean_text(decode_words(_unescape_8bit(value)), limit)
+    if limit:
+        value = value[:MAX_HEADER_CHARS]
+    value = _unescape_8bit(value)
+    return clean_text(decode_words(value) if words else value, limit)
 
 
 def _decode(value):
@@ -287,8 +298,11 @@ def bounded_message_id(message_id):
 
 
 def normalize_message_id(value):
-    """``"<id@host>"`` from a Message-ID-like value (bounded, see :func:`bounded_message_id`), or ``""``."""
-    value = _header_text(value)
+    """``"<id@host>"`` from a Message-ID-like value (bounded, see :func:`bounded_message_id`), or ``""``.
+
+    Ids are taken as written (8-bit bytes decoded, no RFC 2047 decoding: ids are not text).
+    """
+    value = _header_text(value, words=False)
     match = _MSGID.search(value)
     if match:
         return bounded_message_id(match.group(0))
@@ -298,7 +312,7 @@ def normalize_message_id(value):
 
 def _message_ids(value):
     seen, result = set(), []
-    for found in _MSGID.findall(_header_text(value)):
+    for found in _MSGID.findall(_header_text(value, words=False)):
         found = bounded_message_id(found)
         if found not in seen:
             seen.add(found)
@@ -337,7 +351,7 @@ class Headers:
 
 def _parse_date(value):
     """Aware UTC datetime of an RFC 5322 date, or None (unreadable, or outside 1970..2200)."""
-    value = _header_text(value)
+    value = _header_text(value, MAX_TEXT_LENGTH)
     if not value:
         return None
     try:
@@ -371,10 +385,11 @@ def _addresses(values):
     """``((display name, key), ...)`` of the raw values of one address header."""
     values = [_unescape_8bit(str(value)) for value in values if value]
     found = parse_header_addresses(*values, decode_name=_name)
-    if not found and any(_ENCODED_WORD.search(value) for value in values):
+    if not found and any("=?" in value for value in values):
         # "=?utf-8?B?...?=" hiding "Name <address>" (not allowed by RFC 2047, read by mail clients):
         # decoded only when the header gives no address otherwise, so a name cannot hide the real one.
-        found = parse_header_addresses(*[clean_text(decode_words(value)) for value in values], decode_name=_name)
+        decoded = [clean_text(decode_words(value[:MAX_HEADER_CHARS])) for value in values]
+        found = parse_header_addresses(*decoded, decode_name=_name)
     return tuple(found)
 
 
