@@ -385,11 +385,14 @@ def _addresses(values):
     """``((display name, key), ...)`` of the raw values of one address header."""
     values = [_unescape_8bit(str(value)) for value in values if value]
     found = parse_header_addresses(*values, decode_name=_name)
-    if not found and any("=?" in value for value in values):
-        # "=?utf-8?B?...?=" hiding "Name <address>" (not allowed by RFC 2047, read by mail clients):
-        # decoded only when the header gives no address otherwise, so a name cannot hide the real one.
+    if any("=?" in value for value in values) and (not found or any("=?" in name for name, _key in found)):
+        # "=?utf-8?B?...?=" around "Name <address>" (not allowed by RFC 2047, read by mail clients):
+        # decoded only when the header gives no address otherwise, or an encoded word left unread
+        # around one, and kept only if it has every address found before: a name cannot hide one.
         decoded = [clean_text(decode_words(value[:MAX_HEADER_CHARS])) for value in values]
-        found = parse_header_addresses(*decoded, decode_name=_name)
+        again = parse_header_addresses(*decoded, decode_name=_name)
+        if {key for _name, key in again} >= {key for _name, key in found}:
+            found = again
     return tuple(found)
 
 
