@@ -85,14 +85,11 @@ def _decode_name(name):
         return name.strip()
 
 
-def parse_header_addresses(*header_values, keep_plus=True, decode_name=None):
+def parse_header_addresses(*header_values, keep_plus=True):
     """Parse To/Cc/From values into ``[(display name, key)]``, de-duplicated in order.
 
-    ``decode_name`` (``str -> str``) decodes the RFC 2047 display names; by default
-    Python's ``email.header`` decoder. Never raises: a value that cannot be split
-    gives no address.
+    Never raises: a value that cannot be split gives no address.
     """
-    decode_name = decode_name or _decode_name
     result, seen = [], set()
     try:
         pairs = getaddresses([value for value in header_values if value])
@@ -102,7 +99,7 @@ def parse_header_addresses(*header_values, keep_plus=True, decode_name=None):
         key = normalize(addr, keep_plus=keep_plus)
         if key and key not in seen:
             seen.add(key)
-            result.append((decode_name(name), key))
+            result.append((_decode_name(name), key))
     return result
 
 

@@ -42,12 +42,12 @@ import hashlib
 import html
 import html.parser
 import re
-from email.utils import parsedate_to_datetime
+from email.utils import getaddresses, parsedate_to_datetime
 
 import chardet
 import webencodings
 
-from .addresses import parse_header_addresses
+from .addresses import normalize
 
 #: Subjects and display names longer than this (characters) are cut, with an ellipsis.
 MAX_TEXT_LENGTH = 2000
@@ -61,7 +61,8 @@ MAX_REFERENCES = 100
 MAX_FALLBACK_TEXT = 100_000
 #: Deeper MIME nesting than this is not read (its parts are dropped).
 MAX_DEPTH = 100
-_DETECT_BYTES = 64 * 1024  # sample given to charset detection
+_DETECT_BYTES = 16 * 1024  # sample of a body given to charset detection (chardet reads ~1 MB/s)
+_DETECT_HEADER_BYTES = 2048  # ...of a header value
 
 _MSGID = re.compile(r"<[^<>\s]+>")
 _SPACES = re.compile(r"\s+")
@@ -134,10 +135,10 @@ def charset_codec(label):
     return info.name
 
 
-def _detect(data):
-    """Codec guessed for ``data`` by ``chardet`` (``(codec, confidence)``), or ``(None, 0)``."""
+def _detect(data, sample=_DETECT_BYTES):
+    """Codec guessed for ``data`` (its first ``sample`` bytes) by ``chardet``: ``(codec, confidence)``."""
     try:
-        guess = chardet.detect(data[:_DETECT_BYTES])
+        guess = chardet.detect(data[:sample])
     except (ValueError, TypeError, LookupError, IndexError):
         return None, 0.0
     return charset_codec(guess.get("encoding")), guess.get("confidence") or 0.0
@@ -150,14 +151,14 @@ def _try_decode(data, codec):
         return None
 
 
-def decode_bytes(data, label=None):
+def decode_bytes(data, label=None, sample=_DETECT_BYTES):
     """``data`` (bytes) as text, read as a mail client would (never raises).
 
     With its ``label`` (:func:`charset_codec`) when the bytes decode with it (a
     single-byte Cyrillic label is checked against detection, the classic
     koi8-r / windows-1251 mix-up); else ASCII, UTF-8, the charset detected by
-    ``chardet``; else the label, or UTF-8, with replacement characters.
-    Control characters are not removed here.
+    ``chardet`` (from the first ``sample`` bytes); else the label, or UTF-8,
+    with replacement characters. Control characters are not removed here.
     """
     data = bytes(data or b"")
     codec = charset_codec(label) if label else None
@@ -165,7 +166,7 @@ def decode_bytes(data, label=None):
         text = _try_decode(data, codec)
         if text is not None:
             if codec in _CYRILLIC and not data.isascii():
-                detected, confidence = _detect(data)
+                detected, confidence = _detect(data, sample)
                 if detected in _CYRILLIC and detected != codec and confidence >= 0.9:
                     return _try_decode(data, detected) or text
             return text
@@ -174,7 +175,7 @@ def decode_bytes(data, label=None):
     text = _try_decode(data, "utf-8")
     if text is not None:
         return text
-    detected, confidence = _detect(data)
+    detected, confidence = _detect(data, sample)
     if detected and confidence >= 0.5:
         text = _try_decode(data, detected)
         if text is not None:
@@ -193,11 +194,16 @@ def _raw_bytes(text):
         return text.encode("utf-8", "surrogateescape" if not _SURROGATES.search(text) else "replace")
 
 
-def _unescape_8bit(text):
-    """A raw header value with its 8-bit bytes (UTF-8, else detected) decoded; encoded words kept."""
+def _unescape_8bit(text, utf8=False):
+    """A raw header value with its 8-bit bytes (UTF-8, else detected) decoded; encoded words kept.
+
+    With ``utf8``, bytes that are not UTF-8 become replacement characters (addresses and ids: RFC 6532).
+    """
     if text.isascii():
         return text
-    return decode_bytes(_raw_bytes(text))
+    if utf8:
+        return _raw_bytes(text).decode("utf-8", "replace")
+    return decode_bytes(_raw_bytes(text), sample=_DETECT_HEADER_BYTES)
 
 
 # -- header values -------------------------------------------------------------
@@ -259,6 +265,8 @@ def clean_body(text):
 def _header_text(value, limit=None, words=True):
     """A raw header value as clean text: 8-bit bytes and (if ``words``) RFC 2047 words decoded.
 
+    Without ``words`` (Message-IDs), 8-bit bytes are read as UTF-8 only (no detection).
+
     With a ``limit`` (characters kept), only the first :data:`MAX_HEADER_CHARS` of the value are read.
     """
     if value is None:
@@ -267,7 +275,7 @@ def _header_text(value, limit=None, words=True):
         value = str(value)
     if limit:
         value = value[:MAX_HEADER_CHARS]
-    value = _unescape_8bit(value)
+    value = _unescape_8bit(value, utf8=not words)
     return clean_text(decode_words(value) if words else value, limit)
 
 
@@ -381,16 +389,36 @@ def _name(name):
     return _header_text(name, MAX_TEXT_LENGTH)
 
 
+def _mailboxes(values):
+    """``[(display name, key)]`` of raw address header values, de-duplicated in order.
+
+    Split raw (RFC 5322, ``email.utils.getaddresses``), so a decoded name cannot
+    add an address; then each address is read as UTF-8 (RFC 6532), each name
+    decoded (8-bit bytes, RFC 2047 words) and capped.
+    """
+    result, seen = [], set()
+    try:
+        pairs = getaddresses(values)
+    except (ValueError, TypeError, IndexError):  # defensive: getaddresses on hostile input
+        return result
+    for name, addr in pairs:
+        key = normalize(_unescape_8bit(addr, utf8=True))
+        if key and key not in seen:
+            seen.add(key)
+            result.append((_header_text(name, MAX_TEXT_LENGTH), key))
+    return result
+
+
 def _addresses(values):
     """``((display name, key), ...)`` of the raw values of one address header."""
-    values = [_unescape_8bit(str(value)) for value in values if value]
-    found = parse_header_addresses(*values, decode_name=_name)
+    values = [str(value) for value in values if value]
+    found = _mailboxes(values)
     if any("=?" in value for value in values) and (not found or any("=?" in name for name, _key in found)):
         # "=?utf-8?B?...?=" around "Name <address>" (not allowed by RFC 2047, read by mail clients):
         # decoded only when the header gives no address otherwise, or an encoded word left unread
         # around one, and kept only if it has every address found before: a name cannot hide one.
-        decoded = [clean_text(decode_words(value[:MAX_HEADER_CHARS])) for value in values]
-        again = parse_header_addresses(*decoded, decode_name=_name)
+        decoded = [clean_text(decode_words(_unescape_8bit(value[:MAX_HEADER_CHARS]))) for value in values]
+        again = _mailboxes(decoded)
         if {key for _name, key in again} >= {key for _name, key in found}:
             found = again
     return tuple(found)
