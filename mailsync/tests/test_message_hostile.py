@@ -14,6 +14,7 @@ import pytest
 
 from mailsync.addresses import normalize
 from mailsync.message import (
+    MAX_FALLBACK_TEXT,
     MAX_REFERENCES,
     MAX_TEXT_LENGTH,
     charset_codec,
@@ -273,10 +274,14 @@ def test_deep_nesting_is_read():
     assert parse_message(nested(60)).text.strip() == "Deep hello"
 
 
-def test_absurd_nesting_never_raises():
-    content = parse_message(nested(400))
-    assert content.headers.subject == "deep"
-    assert len(content.text) <= 100_000
+@pytest.mark.parametrize("depth", [400, 3000])
+def test_absurd_nesting_never_raises(depth):
+    # 400 levels: read up to MAX_DEPTH; 3000: Python's parser gives up (RecursionError), the body
+    # is kept as bounded text, never the raw header block.
+    content = parse_message(nested(depth))
+    assert content.headers.subject == "deep" and content.headers.sender[0][1] == "buyer@example.org"
+    assert len(content.text) <= MAX_FALLBACK_TEXT and "Subject:" not in content.text
+    assert_storable(content)
 
 
 # -- addresses ------------------------------------------------------------------------------------
