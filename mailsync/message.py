@@ -509,7 +509,7 @@ def _payload_bytes(part):
     if encoding == "quoted-printable":
         # RFC 2045 6.7 (3): trailing white space is deleted before decoding (soft breaks "=  ").
         return binascii.a2b_qp(_TRAILING_SPACE.sub(b"", _raw_bytes(payload)))
-    if encoding in ("base64", "x-uuencode", "uuencode", "x-uue"):
+    if encoding in ("base64", "x-uuencode", "uuencode", "x-uue", "uue"):
         # email's own lenient decoders, once the token is spelt as they expect.
         del part["Content-Transfer-Encoding"]
         part["Content-Transfer-Encoding"] = encoding

@@ -7,6 +7,7 @@ characters, impossible dates, oversized identities and attachments.
 """
 
 import base64
+import binascii
 import re
 import time
 
@@ -424,3 +425,14 @@ def test_total_attachment_size_is_capped_per_message():
     assert [(s.filename, s.size) for s in content.skipped] == [("f2.bin", 40), ("f3.bin", 40)]
     content = parse_message(raw, max_attachment_bytes=30)
     assert content.attachments == () and len(content.skipped) == 4
+
+
+@pytest.mark.parametrize("encoding", ["x-uuencode", "X-UUENCODE ", "uue"])
+def test_uuencoded_attachment(encoding):
+    body = "begin 644 note.txt\r\n" + binascii.b2a_uu(b"hello uu").decode() + "`\r\nend\r\n"
+    raw = message(
+        'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n',
+        f'--b\r\nContent-Type: application/octet-stream; name="note.txt"\r\n'
+        f"Content-Transfer-Encoding: {encoding}\r\n\r\n{body}--b--\r\n",
+    )
+    assert [(a.filename, a.content) for a in parse_message(raw).attachments] == [("note.txt", b"hello uu")]
