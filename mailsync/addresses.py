@@ -2,11 +2,23 @@
 
 Messages are matched to contacts case-insensitively (local part included: a
 product decision), with IDN domains in their ASCII (punycode) form so both
-spellings of a domain give the same key.
+spellings of a domain give the same key. Internationalised domains are mapped
+as mail servers and browsers do: IDNA 2008 with the UTS #46 mapping (the
+``idna`` package), so ``bücher.example``, ``BÜCHER.example`` and
+``xn--bcher-kva.example`` give one key.
 """
 
+import re
+from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.utils import getaddresses, parseaddr
+
+import idna
+
+#: Longest matching key kept (RFC 5321 allows 64 + 1 + 255 octets; anything longer is not an address).
+MAX_ADDRESS_LENGTH = 320
+# C0/C1 controls and lone surrogates (undecodable bytes): never part of an address.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 #: Local parts of common automated senders, excluded by default.
 DEFAULT_EXCLUSIONS = (
@@ -22,13 +34,28 @@ DEFAULT_EXCLUSIONS = (
 
 
 def _ascii_domain(domain):
-    domain = domain.strip().rstrip(".").lower()
-    if not domain or any(not label for label in domain.split(".")):
+    """ASCII (A-label) form of ``domain``, lower case, or None if it is not a domain.
+
+    ASCII domains are only lower-cased (``xn--`` labels kept as written); others
+    are mapped by UTS #46 and encoded by IDNA 2008 (``idna.encode(..., uts46=True)``),
+    with Python's IDNA 2003 codec as a fallback for names IDNA 2008 refuses
+    (symbols, emoji), so they still give a stable key.
+    """
+    domain = domain.strip().rstrip(".")
+    if not domain or _CONTROLS.search(domain):
         return None
-    try:
-        return domain.encode("idna").decode("ascii")
-    except UnicodeError:
+    if not domain.isascii():
+        try:
+            domain = idna.encode(domain, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError, ValueError):
+            try:
+                domain = domain.encode("idna").decode("ascii")
+            except UnicodeError:
+                return None
+    domain = domain.lower()
+    if any(not label for label in domain.split(".")):
         return None
+    return domain
 
 
 def normalize(address, keep_plus=True):
@@ -37,14 +64,14 @@ def normalize(address, keep_plus=True):
         return None
     _name, addr = parseaddr(address.strip())
     addr = addr.strip()
-    if not addr or any(ch.isspace() for ch in addr) or addr.count("@") != 1:
+    if not addr or any(ch.isspace() for ch in addr) or addr.count("@") != 1 or _CONTROLS.search(addr):
         return None
     local, domain = addr.rsplit("@", 1)
     local = local.lower()
     if not keep_plus:
         local = local.split("+", 1)[0]
     domain = _ascii_domain(domain)
-    if not local or not domain:
+    if not local or not domain or len(local) + len(domain) + 1 > MAX_ADDRESS_LENGTH:
         return None
     return f"{local}@{domain}"
 
@@ -54,14 +81,21 @@ def _decode_name(name):
         return ""
     try:
         return str(make_header(decode_header(name))).strip()
-    except (UnicodeError, LookupError, ValueError):
+    except (UnicodeError, LookupError, ValueError, HeaderParseError):
         return name.strip()
 
 
 def parse_header_addresses(*header_values, keep_plus=True):
-    """Parse To/Cc/From values into ``[(display name, key)]``, de-duplicated in order."""
+    """Parse To/Cc/From values into ``[(display name, key)]``, de-duplicated in order.
+
+    Never raises: a value that cannot be split gives no address.
+    """
     result, seen = [], set()
-    for name, addr in getaddresses([value for value in header_values if value]):
+    try:
+        pairs = getaddresses([value for value in header_values if value])
+    except (ValueError, TypeError, IndexError):  # defensive: getaddresses on hostile input
+        return result
+    for name, addr in pairs:
         key = normalize(addr, keep_plus=keep_plus)
         if key and key not in seen:
             seen.add(key)
