@@ -331,6 +331,7 @@ class MailboxSync:
         self.batch_size = batch_size
         self.sent_folder = sent_folder or None
         self._selected = None
+        self.listing = None  # the folders as last listed (LIST), for the caller to show
         self._gmail = session.capabilities >= {"X-GM-EXT-1"}
 
     @contextlib.contextmanager
@@ -355,7 +356,7 @@ class MailboxSync:
         them, with a dropped connection as ConnectionLost."""
         with self._errors():
             listing = self.client.list_folders()
-        return [
+        self.listing = [
             Folder(
                 name=name,
                 delimiter=(delimiter or b"").decode(),
@@ -363,6 +364,7 @@ class MailboxSync:
             )
             for flags, delimiter, name in listing
         ]
+        return self.listing
 
     def sync_folders(self):
         return find_sync_folders(self.folders(), self.sent_folder)
@@ -560,3 +562,25 @@ def poll(jobs, workers=16):
         return []
     with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
         return list(pool.map(one, jobs))
+
+
+def fetch_messages(session, folder, uids):
+    """Whole messages of ``folder`` by UID, read-only (EXAMINE and
+    ``BODY.PEEK[]``: no flag changes, RFC 3501 6.3.2 and 6.4.5).
+
+    :param session: an open :class:`mailsync.imap.ImapSession`
+    :param uids: UIDs (ints)
+    :returns: ``(uidvalidity, {uid: raw message bytes})``; UIDs no longer in
+        the folder are absent, and a different UIDVALIDITY than the caller's
+        means the UIDs name other messages now (RFC 3501 2.3.1.1); a folder
+        that no longer exists gives ``(0, {})``
+    :raises mailsync.errors.MailConnectionError: the server cannot be used
+    """
+    with _translate(session.settings):
+        try:
+            info = session.client.select_folder(folder, readonly=True)
+        except imap_exc.IMAPClientError:
+            return 0, {}  # the folder is gone (deleted or renamed)
+        response = session.client.fetch(sorted(uids), [b"BODY.PEEK[]"]) if uids else {}
+    bodies = {uid: data[b"BODY[]"] for uid, data in response.items() if data.get(b"BODY[]") is not None}
+    return int(info.get(b"UIDVALIDITY", 0)), bodies
