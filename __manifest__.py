@@ -12,7 +12,17 @@
     "depends": ["crm", "mail"],
     "external_dependencies": {
         # Distribution names, as Odoo checks them; pinned in requirements.txt.
-        "python": ["imapclient", "msal", "exchangelib", "cryptography", "dnspython", "webencodings", "authres", "idna"],
+        "python": [
+            "imapclient",
+            "msal",
+            "exchangelib",
+            "cryptography",
+            "dnspython",
+            "webencodings",
+            "authres",
+            "idna",
+            "chardet",
+        ],
     },
     "data": [
         "security/ir.model.access.csv",
@@ -22,6 +32,7 @@
         "data/ir_cron.xml",
         "wizard/crm_mail_setup_wizard_views.xml",
         "wizard/crm_mail_account_remove_views.xml",
+        "views/crm_mail_skipped_message_views.xml",
         "views/crm_mail_account_views.xml",
         "views/crm_mail_provider_views.xml",
         "views/crm_mail_sync_menus.xml",

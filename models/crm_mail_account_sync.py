@@ -1,37 +1,86 @@
 import datetime
 import logging
 import time
+import uuid
 
 import psycopg2
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, config
 
 from ..mailsync import errors as engine_errors
 from ..mailsync import imap, message
-from ..mailsync.imap_sync import DEFAULT_WINDOW_DAYS, MailboxSync, SyncState, poll
+from ..mailsync.imap_sync import (
+    DEFAULT_WINDOW_DAYS,
+    SENT,
+    MailboxSync,
+    SyncState,
+    fetch_messages,
+    find_sync_folders,
+    poll,
+    sent_folder_candidates,
+)
 from .mail_error_messages import describe
 
 _logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_ATTACHMENT_MB = 25
+DEFAULT_MAX_MESSAGE_MB = 50  # larger messages are logged from their headers, never downloaded
 BATCH_SIZE = 200
+# Bodies are downloaded and logged a few at a time: memory is bounded per
+# message, not per batch.
+BODY_CHUNK_MESSAGES = 25
+BODY_CHUNK_BYTES = 20 * 1024 * 1024
 SYNC_INTERVAL = datetime.timedelta(minutes=5)
 MAX_BACKOFF = datetime.timedelta(hours=6)
-LEASE = datetime.timedelta(minutes=15)  # a worker killed mid-sync frees its mailbox after this
+LEASE_WITHOUT_TIME_LIMIT = datetime.timedelta(minutes=15)
 PAUSE_AFTER_AUTH_FAILURES = 5
 DEFAULT_BUDGET_SECONDS = 240
+RECONNECTS = 3  # a dropped connection is resumed within the run, unless it drops this often in a row
 POLL_BATCH = 32  # mailboxes claimed and idle-polled together
+SKIP_REASON_MAX = 500
+
+
+class LeaseLost(Exception):
+    """Another worker holds the mailbox now (our lease expired): stop, write nothing."""
+
+
+def cron_time_limit():
+    """The hard real-time limit of a cron run in seconds (Odoo's
+    ``limit_time_real_cron``, -1 meaning ``limit_time_real``), or 0 for none."""
+    limit = config.get("limit_time_real_cron")
+    if limit is None or limit < 0:
+        limit = config.get("limit_time_real") or 0
+    return max(limit or 0, 0)
+
+
+def time_budget():
+    """Seconds one cron run may spend syncing: half the hard limit (what is
+    under way when the budget runs out must still finish before the limit)."""
+    limit = cron_time_limit()
+    return min(DEFAULT_BUDGET_SECONDS, max(limit / 2, 5)) if limit else DEFAULT_BUDGET_SECONDS
+
+
+def lease_duration():
+    """How long a claim holds: a worker killed at the time limit frees its
+    mailboxes a minute after it, not 15 minutes later."""
+    limit = cron_time_limit()
+    return datetime.timedelta(seconds=limit + 60) if limit else LEASE_WITHOUT_TIME_LIMIT
 
 
 class CrmMailAccount(models.Model):
-    """Syncing a mailbox: the cron claims due mailboxes one at a time, reads
+    """Syncing a mailbox: the cron claims due mailboxes a few at a time, reads
     their new mail in batches (headers first, bodies only of the messages
-    that concern a CRM record), and commits each batch with the folder state
-    that produced it. Several Odoo workers or servers may run the cron at
-    once: a mailbox is claimed with ``FOR UPDATE SKIP LOCKED`` and a lease,
-    so it is never synced twice at the same time."""
+    that concern a CRM record, a few at a time), and commits each batch with
+    the folder state that produced it. Several Odoo workers or servers may
+    run the cron at once: a mailbox is claimed with ``FOR UPDATE SKIP
+    LOCKED`` and a lease (a token and an expiry, checked before every
+    commit), so it is never synced twice at the same time.
+
+    Mail comes from strangers: a message that cannot be logged is recorded
+    as skipped (``crm.mail.skipped.message``) and the sync moves past it; it
+    costs that message, never the mailbox."""
 
     _inherit = "crm.mail.account"
 
@@ -45,41 +94,76 @@ class CrmMailAccount(models.Model):
     last_sync = fields.Datetime("Last Successful Sync", copy=False, readonly=True)
     next_sync = fields.Datetime(copy=False, readonly=True, index=True)
     sync_lease_until = fields.Datetime(copy=False, readonly=True)
+    sync_lease_token = fields.Char(copy=False, readonly=True, groups="base.group_system")
     sync_failures = fields.Integer(copy=False, readonly=True)
     sync_paused = fields.Boolean("Sync Paused", copy=False, readonly=True)
     sync_progress = fields.Float("Initial Sync (%)", copy=False, readonly=True)
     messages_logged = fields.Integer(copy=False, readonly=True)
+    sent_folder_id = fields.Many2one(
+        "crm.mail.folder",
+        "Sent Folder",
+        domain="[('account_id', '=', id)]",
+        ondelete="set null",
+        help="The folder where this mailbox keeps the mail you send. Empty: found by the server's "
+        "marking or by its usual name in your language.",
+    )
+    sent_folder_missing = fields.Boolean(
+        "No Sent Folder Found",
+        copy=False,
+        readonly=True,
+        help="The last sync found no sent folder: the mail you send is not logged until you choose it.",
+    )
+    skipped_message_ids = fields.One2many("crm.mail.skipped.message", "account_id", "Emails Not Logged")
+    skipped_message_count = fields.Integer("Not Logged", compute="_compute_skipped_message_count")
+
+    @api.depends("skipped_message_ids")
+    def _compute_skipped_message_count(self):
+        counts = dict(
+            self.env["crm.mail.skipped.message"]
+            .sudo()
+            ._read_group([("account_id", "in", self.ids)], ["account_id"], ["__count"])
+        )
+        for account in self:
+            account.skipped_message_count = counts.get(account._origin, 0)
 
     # -- the cron --------------------------------------------------------
     @api.model
     def _cron_sync(self, budget_seconds=None):
-        """Sync due mailboxes until none is left or the time budget is spent.
-        Mailboxes are claimed a few at a time; those already synced are first
-        polled together (one STATUS per folder, in parallel) and only the ones
-        with new mail are synced."""
-        budget = budget_seconds or DEFAULT_BUDGET_SECONDS
+        """Sync due mailboxes until none is left or the time budget (under the
+        cron's hard time limit) is spent. Mailboxes are claimed a few at a
+        time; those already synced are first polled together (one STATUS per
+        folder, in parallel) and only the ones with new mail are synced.
+        Every claimed mailbox is released on the way out, whatever happens."""
+        budget = budget_seconds or time_budget()
         deadline = time.monotonic() + budget
         while time.monotonic() < deadline:
-            accounts = self._claim_due_accounts(POLL_BATCH)
+            accounts, token = self._claim_due_accounts(POLL_BATCH)
             if not accounts:
                 break
-            done = self.browse()
             try:
-                unchanged = accounts._poll_unchanged()
-                done |= unchanged
+                unchanged = accounts._poll_unchanged(token)
                 for account in accounts - unchanged:
                     if time.monotonic() >= deadline:
                         break
-                    account._sync(deadline)
-                    done |= account
+                    account._sync(deadline, token)
             finally:
-                # Claimed but not reached in this run: free them for the next one.
-                left = (accounts - done).exists()
-                if left:
-                    left.sudo().write({"sync_lease_until": False})
-                    self._commit()
+                self._release(accounts, token)
 
-    def _poll_unchanged(self):
+    def _release(self, accounts, token):
+        """Free the leases of ``accounts`` that ``token`` still holds."""
+        self._rollback()  # whatever was left half-done is not ours to commit
+        self.env.cr.execute(
+            SQL(
+                """UPDATE crm_mail_account SET sync_lease_until = NULL, sync_lease_token = NULL
+                    WHERE id = ANY(%s) AND sync_lease_token = %s""",
+                accounts.ids,
+                token,
+            )
+        )
+        self._commit()
+        accounts.invalidate_recordset(["sync_lease_until", "sync_lease_token"])
+
+    def _poll_unchanged(self, token):
         """The mailboxes (of ``self``) with nothing new since their last sync,
         marked as synced now; the others are returned to the caller to sync."""
         jobs, candidates = [], self.browse()
@@ -98,16 +182,18 @@ class CrmMailAccount(models.Model):
                 unchanged |= account
         if unchanged:
             now = fields.Datetime.now()
-            unchanged.sudo().write({"last_sync": now, "next_sync": now + SYNC_INTERVAL, "sync_lease_until": False})
+            unchanged._hold_lease(token)
+            unchanged.sudo().write({"last_sync": now, "next_sync": now + SYNC_INTERVAL})
             self._commit(len(unchanged))
         return unchanged
 
     @api.model
     def _claim_due_accounts(self, limit=1):
-        """Take up to ``limit`` due mailboxes: the row locks make the choice
-        atomic between workers, the lease (committed at once) keeps them ours
-        across the sync's own commits."""
+        """Take up to ``limit`` due mailboxes: ``(accounts, lease token)``. The
+        row locks make the choice atomic between workers; the lease (committed
+        at once) keeps them ours across the sync's own commits."""
         self.flush_model()
+        token = uuid.uuid4().hex
         for _attempt in range(10):
             now = fields.Datetime.now()
             try:
@@ -115,7 +201,8 @@ class CrmMailAccount(models.Model):
                 # worker claimed since our snapshot cannot be locked: retry.
                 self.env.cr.execute(
                     SQL(
-                        """UPDATE crm_mail_account SET sync_lease_until = %(lease)s
+                        """UPDATE crm_mail_account
+                              SET sync_lease_until = %(lease)s, sync_lease_token = %(token)s
                             WHERE id IN (
                                 SELECT id FROM crm_mail_account
                                  WHERE active AND state IN ('connected', 'error')
@@ -126,7 +213,8 @@ class CrmMailAccount(models.Model):
                                  LIMIT %(limit)s
                                  FOR NO KEY UPDATE SKIP LOCKED)
                         RETURNING id""",
-                        lease=now + LEASE,
+                        lease=now + lease_duration(),
+                        token=token,
                         now=now,
                         limit=limit,
                     ),
@@ -139,8 +227,29 @@ class CrmMailAccount(models.Model):
             self._commit()
             accounts = self.browse(sorted(row[0] for row in rows))
             accounts.invalidate_recordset()
-            return accounts
-        return self.browse()
+            return accounts, token
+        return self.browse(), token
+
+    def _hold_lease(self, token):
+        """Check, in the transaction about to be committed, that ``token``
+        still holds these mailboxes, and extend the lease; raise
+        :class:`LeaseLost` if another worker has taken one over."""
+        try:
+            self.env.cr.execute(
+                SQL(
+                    """UPDATE crm_mail_account SET sync_lease_until = %s
+                        WHERE id = ANY(%s) AND sync_lease_token = %s RETURNING id""",
+                    fields.Datetime.now() + lease_duration(),
+                    self.ids,
+                    token,
+                ),
+                log_exceptions=False,
+            )
+        except psycopg2.errors.SerializationFailure:
+            raise LeaseLost() from None
+        if len(self.env.cr.fetchall()) != len(self):
+            raise LeaseLost()
+        self.invalidate_recordset(["sync_lease_until"])
 
     def _commit(self, processed=0):
         """Commit the work done so far (and tell the cron's progress); return
@@ -152,33 +261,34 @@ class CrmMailAccount(models.Model):
         self.env.cr.rollback()
         self.env.invalidate_all()
 
-    def _sync(self, deadline):
-        """Sync this claimed mailbox until done or ``deadline``; never raises."""
+    def _sync(self, deadline, token):
+        """Sync this claimed mailbox until done or ``deadline``; never raises.
+        A dropped connection is resumed from the last committed batch, up to
+        :data:`RECONNECTS` times, before it counts as a failure."""
         self.ensure_one()
         account = self.sudo()
+        committed = [0]  # batches committed in this run, by _sync_session
         try:
-            state = SyncState.from_json(account.sync_state)
-            if not account.sync_since:
-                window = account.sync_window_days or DEFAULT_WINDOW_DAYS
-                account.sync_since = fields.Date.context_today(account) - datetime.timedelta(days=window)
-            finished = True
-            with imap.connect(account._imap_settings()) as session:
-                for batch in MailboxSync(session, state, since=account.sync_since, batch_size=BATCH_SIZE).batches():
-                    logged = account._ingest([(r.uid, r.raw_headers) for r in batch.records], batch.fetch_bodies)
-                    account.write(
-                        {
-                            "sync_state": batch.state.to_json(),
-                            "sync_progress": round(batch.state.progress * 100, 1),
-                            "messages_logged": account.messages_logged + len(logged),
-                            "sync_lease_until": fields.Datetime.now() + LEASE,
-                        }
-                    )
-                    remaining = account._commit(len(batch.records))
-                    if time.monotonic() >= deadline or remaining <= 0:
-                        finished = False  # the next run resumes from the committed state
-                        break
+            drops, progress_at_drop = 0, 0
+            while True:
+                try:
+                    finished = account._sync_session(deadline, token, committed)
+                    break
+                except engine_errors.ConnectionLost as error:
+                    # Drops with progress between them are a flaky network the
+                    # sync works through; RECONNECTS drops in a row are not.
+                    drops = drops + 1 if committed[0] == progress_at_drop else 1
+                    progress_at_drop = committed[0]
+                    if drops > RECONNECTS or time.monotonic() >= deadline:
+                        raise
+                    account._rollback()
+                    _logger.info("Mailbox %s: %s Reconnecting.", account.id, error)
+        except LeaseLost:
+            account._rollback()
+            _logger.info("Mailbox %s: taken over by another worker; this one stops.", account.id)
+            return
         except engine_errors.MailConnectionError as error:
-            account._sync_failed(describe(self.env, error), auth=isinstance(error, engine_errors.AuthenticationFailed))
+            account._sync_failed(describe(self.env, error), auth=_counts_as_sign_in_failure(error))
             return
         except UserError as error:  # e.g. the Microsoft sign-in expired, or no encryption key
             account._sync_failed(error.args[0], auth=True)
@@ -188,6 +298,11 @@ class CrmMailAccount(models.Model):
             account._sync_failed(self.env._("Unexpected error during the sync; it will be retried."), auth=False)
             return
         now = fields.Datetime.now()
+        try:
+            account._hold_lease(token)
+        except LeaseLost:
+            account._rollback()
+            return
         account.write(
             {
                 "state": "connected",
@@ -195,10 +310,48 @@ class CrmMailAccount(models.Model):
                 "last_sync": now,
                 "sync_failures": 0,
                 "next_sync": now if not finished else now + SYNC_INTERVAL,
-                "sync_lease_until": False,
             }
         )
         account._commit()
+
+    def _sync_session(self, deadline, token, committed):
+        """One connection's worth of sync, from the last committed state;
+        returns whether the mailbox is done (False: time is up, resume later).
+        ``committed[0]`` counts the batches committed."""
+        state = SyncState.from_json(self.sync_state)
+        if not self.sync_since:
+            window = self.sync_window_days or DEFAULT_WINDOW_DAYS
+            self.sync_since = fields.Date.context_today(self) - datetime.timedelta(days=window)
+        with imap.connect(self._imap_settings()) as session:
+            sync = MailboxSync(
+                session, state, since=self.sync_since, batch_size=BATCH_SIZE, sent_folder=self.sent_folder_id.name
+            )
+            for batch in sync.batches():
+                if sync.listing is not None:
+                    self._folders_listed(sync.listing)
+                    sync.listing = None
+                logged = self._ingest(batch)
+                self._hold_lease(token)
+                self.write(
+                    {
+                        "sync_state": batch.state.to_json(),
+                        "sync_progress": round(batch.state.progress * 100, 1),
+                        "messages_logged": self.messages_logged + len(logged),
+                    }
+                )
+                remaining = self._commit(len(batch.records))
+                committed[0] += 1
+                if time.monotonic() >= deadline or remaining <= 0:
+                    return False  # the next run resumes from the committed state
+        return True
+
+    def _folders_listed(self, folders):
+        """Keep the folder list the form offers, and say when no sent folder
+        can be told apart (none, or several alike): the user picks it."""
+        self.env["crm.mail.folder"]._refresh(self, folders, sent_folder_candidates(folders))
+        missing = SENT not in find_sync_folders(folders, self.sent_folder_id.name)
+        if self.sent_folder_missing != missing:
+            self.sent_folder_missing = missing
 
     def _sync_failed(self, reason, auth):
         """Record an actionable error, back off exponentially; pause and tell the
@@ -215,7 +368,6 @@ class CrmMailAccount(models.Model):
                 "sync_failures": failures,
                 "next_sync": fields.Datetime.now() + delay,
                 "sync_paused": pause,
-                "sync_lease_until": False,
             }
         )
         if pause:
@@ -266,44 +418,209 @@ class CrmMailAccount(models.Model):
             "context": {"default_account_id": self.id},
         }
 
+    def action_view_skipped_messages(self):
+        """The emails of this mailbox that could not be logged, with *Retry*."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("crm_mail_sync.crm_mail_skipped_message_action")
+        action["domain"] = [("account_id", "=", self.id)]
+        action["context"] = {"create": False}
+        return action
+
     # -- logging a batch -------------------------------------------------
-    def _ingest(self, header_blocks, fetch_bodies):
-        """Log the messages of ``header_blocks`` (``[(uid, raw header bytes)]``)
-        that match contacts or leads; ``fetch_bodies(uids)`` returns
-        ``{uid: raw message bytes}`` for the matched ones only.
+    def _ingest(self, batch):
+        """Log the messages of ``batch`` (a ``mailsync.imap_sync.Batch``) that
+        match contacts or leads, downloading their bodies a few at a time.
 
         Idempotent: a message already logged for the owner is neither fetched
-        nor logged again. Returns the new interactions.
+        nor logged again. A message larger than the size limit (decided by its
+        RFC822.SIZE, before any download) is logged from its headers with a
+        note; one that cannot be logged is recorded as skipped and does not
+        stop the batch. Returns the new interactions.
         """
         self.ensure_one()
         Interaction = self.env["crm.mail.interaction"].sudo()
-        parsed = [(uid, message.parse_headers(raw)) for uid, raw in header_blocks]
-        if not parsed:
+        folder = batch.state.folders.get(batch.folder)
+        uidvalidity = folder.uidvalidity if folder else 0
+        pending = []
+        for record in batch.records:
+            try:
+                pending.append((record, message.parse_headers(record.raw_headers)))
+            except Exception as error:  # noqa: BLE001 - see _log_chunk
+                self._skip(batch.folder, uidvalidity, record, error)
+        if not pending:
             return Interaction.browse()
         known = set(
-            Interaction.search(
-                [("owner_key", "=", self.user_id.id or 0), ("message_key", "in", [h.identity for _uid, h in parsed])]
-            ).mapped("message_key")
+            Interaction.with_context(active_test=False)
+            .search(
+                [
+                    ("owner_key", "=", self.user_id.id or 0),
+                    ("message_key", "in", [headers.identity for _record, headers in pending]),
+                ]
+            )
+            .mapped("message_key")
         )
-        fresh = [(uid, headers) for uid, headers in parsed if headers.identity not in known]
-        uid_of = {id(headers): uid for uid, headers in fresh}
-        matches = Interaction._match(self, [headers for _uid, headers in fresh])
-        if not matches:
-            return Interaction.browse()
-        bodies = fetch_bodies([uid_of[id(headers)] for headers, _partners, _leads in matches])
-        limit = self._max_attachment_bytes()
+        fresh = [(record, headers) for record, headers in pending if headers.identity not in known]
+        record_of = {id(headers): record for record, headers in fresh}
+        max_message = self._size_limit("crm_mail_sync.max_message_mb", DEFAULT_MAX_MESSAGE_MB)
+        logged = Interaction.browse()
+        chunk, chunk_bytes = [], 0
+        for headers, partners, leads in Interaction._match(self, [headers for _record, headers in fresh]):
+            record = record_of[id(headers)]
+            if record.size > max_message:
+                content = self._oversized_content(headers, record.size, max_message)
+                logged |= self._log_isolated(batch.folder, uidvalidity, [(record, content, partners, leads)])[0]
+                continue
+            chunk.append((record, headers, partners, leads))
+            chunk_bytes += record.size
+            if len(chunk) >= BODY_CHUNK_MESSAGES or chunk_bytes >= BODY_CHUNK_BYTES:
+                logged |= self._log_chunk(batch, uidvalidity, chunk)
+                chunk, chunk_bytes = [], 0
+        return logged | self._log_chunk(batch, uidvalidity, chunk)
+
+    def _log_chunk(self, batch, uidvalidity, chunk):
+        """Download, parse and log ``chunk`` (``[(record, headers, partner ids,
+        lead ids)]``); only this chunk's bodies are held in memory."""
+        if not chunk:
+            return self.env["crm.mail.interaction"]
+        bodies = batch.fetch_bodies([record.uid for record, *_rest in chunk])
+        limit = self._size_limit("crm_mail_sync.max_attachment_mb", DEFAULT_MAX_ATTACHMENT_MB)
         items = []
-        for headers, partners, leads in matches:
-            raw = bodies.get(uid_of[id(headers)])
+        for record, headers, partners, leads in chunk:
+            raw = bodies.pop(record.uid, None)
             if raw is None:  # gone from the server between the two fetches
                 continue
-            items.append((message.parse_message(raw, max_attachment_bytes=limit), partners, leads))
-        return Interaction._log(self, items)
+            try:
+                content = message.parse_message(raw, max_attachment_bytes=limit)
+            except Exception as error:  # noqa: BLE001 - the parser promises not to; never block the mailbox on it
+                self._skip(batch.folder, uidvalidity, record, error, headers)
+                continue
+            items.append((record, content, partners, leads))
+        del bodies
+        return self._log_isolated(batch.folder, uidvalidity, items)[0]
 
-    def _max_attachment_bytes(self):
-        param = self.env["ir.config_parameter"].sudo().get_param("crm_mail_sync.max_attachment_mb")
+    def _log_isolated(self, folder, uidvalidity, items):
+        """Log ``items`` (``[(record, content, partner ids, lead ids)]``, where
+        a record has ``uid`` and ``size``) in one go; if that fails, one by
+        one, so that a message that cannot be logged is recorded as skipped
+        and costs only itself. Database connection and serialization failures
+        are not the message's fault: they propagate.
+
+        Returns ``(new interactions, records skipped)``."""
+        Interaction = self.env["crm.mail.interaction"].sudo()
+        if not items:
+            return Interaction.browse(), []
         try:
-            megabytes = float(param) if param else DEFAULT_MAX_ATTACHMENT_MB
+            with self.env.cr.savepoint():
+                return Interaction._log(self, [item[1:] for item in items]), []
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            raise
+        except Exception as error:  # noqa: BLE001 - mail from strangers: isolate, record, go on
+            if len(items) > 1:
+                logged, skipped = Interaction.browse(), []
+                for item in items:
+                    one_logged, one_skipped = self._log_isolated(folder, uidvalidity, [item])
+                    logged |= one_logged
+                    skipped += one_skipped
+                return logged, skipped
+            record, content = items[0][:2]
+            self._skip(folder, uidvalidity, record, error, content.headers)
+            return Interaction.browse(), [record]
+
+    def _skip(self, folder, uidvalidity, record, error, headers=None):
+        reason = self.env._(
+            "This email could not be logged: %(error)s",
+            error=f"{type(error).__name__}: {error}"[:SKIP_REASON_MAX],
+        )
+        _logger.info(
+            "Mailbox %s: message UID %s of folder %r not logged (%s)",
+            self.id,
+            record.uid,
+            folder,
+            type(error).__name__,
+            exc_info=True,
+        )
+        self.env["crm.mail.skipped.message"]._record(
+            self, folder, uidvalidity, record.uid, reason, headers=headers, size=record.size
+        )
+
+    def _oversized_content(self, headers, size, limit):
+        note = self.env._(
+            "This email (%(size)s MB) is larger than the %(limit)s MB size limit: it was logged "
+            "without its body and attachments.",
+            size=round(size / 1024 / 1024, 1),
+            limit=round(limit / 1024 / 1024, 2),
+        )
+        return message.Content(headers=headers, text=note)
+
+    def _size_limit(self, param, default_mb):
+        """A size limit in bytes from a system parameter given in MB."""
+        value = self.env["ir.config_parameter"].sudo().get_param(param)
+        try:
+            megabytes = float(value) if value else default_mb
         except ValueError:
-            megabytes = DEFAULT_MAX_ATTACHMENT_MB
+            megabytes = default_mb
         return int(megabytes * 1024 * 1024)
+
+    def _retry_skipped(self, skipped):
+        """Read ``skipped`` (``crm.mail.skipped.message`` of this mailbox)
+        again from the server and log them: ``(logged or no longer needing
+        it, still failing)``. Entries that succeed are removed; the others
+        keep their new reason."""
+        self.ensure_one()
+        account = self.sudo()
+        Interaction = self.env["crm.mail.interaction"].sudo()
+        limit = self._size_limit("crm_mail_sync.max_attachment_mb", DEFAULT_MAX_ATTACHMENT_MB)
+        done = failed = 0
+        try:
+            with imap.connect(account._imap_settings()) as session:
+                for folder, entries in skipped.grouped("folder").items():
+                    uidvalidity, found = fetch_messages(session, folder, [int(entry.uid) for entry in entries])
+                    for entry in entries:
+                        raw = found.get(int(entry.uid)) if str(uidvalidity) == entry.uidvalidity else None
+                        if raw is None:
+                            entry.write(
+                                {
+                                    "reason": self.env._(
+                                        "This email is no longer in the folder %(folder)s.", folder=folder
+                                    ),
+                                    "attempts": entry.attempts + 1,
+                                }
+                            )
+                            failed += 1
+                            continue
+                        record = _Retried(uid=int(entry.uid), size=len(raw))
+                        try:
+                            content = message.parse_message(raw, max_attachment_bytes=limit)
+                        except Exception as error:  # noqa: BLE001 - see _log_chunk
+                            account._skip(folder, uidvalidity, record, error)
+                            failed += 1
+                            continue
+                        matches = Interaction._match(account, [content.headers])
+                        logged, still = Interaction.browse(), []
+                        if matches:
+                            _headers, partners, leads = matches[0]
+                            logged, still = account._log_isolated(
+                                folder, uidvalidity, [(record, content, partners, leads)]
+                            )
+                        if still:
+                            failed += 1
+                        else:
+                            account.messages_logged += len(logged)
+                            entry.unlink()
+                            done += 1
+        except engine_errors.MailConnectionError as error:
+            raise UserError(describe(self.env, error)) from None
+        return done, failed
+
+
+class _Retried:
+    """A message read again by UID, as the logging steps expect a record."""
+
+    __slots__ = ("size", "uid")
+
+    def __init__(self, uid, size):
+        self.uid, self.size = uid, size
+
+
+def _counts_as_sign_in_failure(error):
+    return isinstance(error, engine_errors.AuthenticationFailed)

@@ -54,6 +54,15 @@ MESSAGES = {
         "encrypted connection from the start. Choose SSL/TLS (usually port 993 for IMAP, 465 "
         "for SMTP)."
     ),
+    "connection_lost": _lt(
+        "The connection to %(protocol)s server %(server)s was lost several times during the sync. "
+        "It resumes where it stopped at the next run; if this keeps happening, check the network "
+        "or the proxy between Odoo and the server."
+    ),
+    "folder_unavailable": _lt(
+        "%(protocol)s server %(server)s would not open the folder “%(folder)s”. Check that the "
+        "folder still exists and that this account may read it; the other folders are synced."
+    ),
     "protocol": _lt(
         "%(protocol)s server %(server)s answered in an unexpected way. Check that this is the " "right server and port."
     ),
@@ -70,5 +79,6 @@ def describe(env, error):
         "server": f"{error.host}:{error.port}",
         "host": error.host,
         "port": error.port,
+        "folder": getattr(error, "folder", ""),
     }
     return text._translate(env.lang or "en_US") % values

@@ -8,5 +8,6 @@ from . import test_mail_account as test_mail_account
 from . import test_mailbox_sync as test_mailbox_sync
 from . import test_microsoft_sign_in as test_microsoft_sign_in
 from . import test_setup_wizard as test_setup_wizard
+from . import test_sync_resilience as test_sync_resilience
 from . import test_translations as test_translations
 from . import test_ui as test_ui

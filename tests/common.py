@@ -39,3 +39,37 @@ class MailSyncCase(TransactionCase):
             "imap_password": password,
             **values,
         }
+
+
+class Killed(BaseException):
+    """A worker process dying: nothing in the sync can catch it."""
+
+
+class Transactions:
+    """The sync commits after each batch and rolls back a failed one; inside a
+    test, savepoints stand in for the transactions (a "kill" is a rollback to
+    the last commit)."""
+
+    def __init__(self, env):
+        self.env = env
+        self.savepoint = env.cr.savepoint()
+        self.commits = 0
+
+    def commit(self, *_args, **_kwargs):
+        self.savepoint.close(rollback=False)
+        self.savepoint = self.env.cr.savepoint()
+        self.commits += 1
+        return 3600.0
+
+    def rollback(self, *_args):
+        self.savepoint.rollback()
+        self.env.invalidate_all()
+
+    @classmethod
+    def patch(cls, case):
+        """Make ``case``'s sync commits and rollbacks these savepoints."""
+        transactions = cls(case.env)
+        Account = type(case.env["crm.mail.account"])
+        case.startPatcher(patch.object(Account, "_commit", lambda _self, *a: transactions.commit()))
+        case.startPatcher(patch.object(Account, "_rollback", lambda _self: transactions.rollback()))
+        return transactions

@@ -5,6 +5,8 @@ import itertools
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from odoo.addons.crm_mail_sync.mailsync.imap_sync import HeaderRecord, SyncState
+
 _counter = itertools.count(1)
 
 
@@ -44,3 +46,33 @@ def raw_email(
         maintype, subtype = mimetype.split("/")
         message.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
     return message.as_bytes()
+
+
+class MemoryBatch:
+    """A batch as the IMAP sync hands it over (``mailsync.imap_sync.Batch``),
+    for messages held in memory: UIDs 1, 2, ... in order; ``fetched`` lists
+    the UIDs whose bodies were downloaded."""
+
+    folder = "INBOX"
+    role = "inbox"
+
+    def __init__(self, raws):
+        self.raws = dict(enumerate(raws, start=1))
+        self.records = [
+            HeaderRecord(
+                folder=self.folder,
+                role=self.role,
+                uid=uid,
+                raw_headers=raw,
+                size=len(raw),
+                internaldate=None,
+                flags=frozenset(),
+            )
+            for uid, raw in self.raws.items()
+        ]
+        self.state = SyncState()
+        self.fetched = []
+
+    def fetch_bodies(self, uids):
+        self.fetched.extend(uids)
+        return {uid: self.raws[uid] for uid in uids}

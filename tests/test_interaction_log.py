@@ -2,7 +2,7 @@ from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from .mail_samples import raw_email
+from .mail_samples import MemoryBatch, raw_email
 
 PDF = b"%PDF-1.4 quote " * 100
 
@@ -54,15 +54,9 @@ class InteractionCase(TransactionCase):
 
     def ingest(self, account, *raws):
         """What the sync does with a batch: headers first, bodies of matches."""
-        by_uid = dict(enumerate(raws, start=1))
-        fetched = []
-
-        def fetch(uids):
-            fetched.extend(uids)
-            return {uid: by_uid[uid] for uid in uids}
-
-        logged = account._ingest(list(by_uid.items()), fetch)
-        return logged, fetched
+        batch = MemoryBatch(raws)
+        logged = account._ingest(batch)
+        return logged, batch.fetched
 
     def chatter(self, record, user=None):
         Message = self.env["mail.message"].with_user(user) if user else self.env["mail.message"]
