@@ -4,9 +4,10 @@ import pathlib
 from unittest.mock import patch
 
 from odoo.exceptions import UserError
-from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
 from odoo.addons.crm_mail_sync.mailsync import secrets
+from odoo.addons.crm_mail_sync.mailsync.testing.dns_server import DnsServer
 from odoo.addons.crm_mail_sync.mailsync.testing.scripted import PASSWORD, ScriptedServer, play_case
 from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
 from odoo.addons.crm_mail_sync.models.mail_error_messages import describe
@@ -249,3 +250,41 @@ class TestTestConnectionProvesSending(RefusalCase):
         with self.assertRaisesRegex(UserError, r"send as info@example\.com.*Send As"):
             server.test_smtp_connection()
         self.assertNotIn("data", [command.lower() for command in self.smtp.commands[-4:]])
+
+
+@tagged("post_install", "-at_install")
+class TestRefusedSenderTour(HttpCase):
+    """In Spanish, the setup wizard's test names a From address the outgoing
+    server refuses (a scripted SMTP server that answers Postfix's refusal to
+    that address only) and says what to do."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.startClassPatcher(patch.dict(os.environ, {KEY_ENV: secrets.generate_key()}))
+        cls.env["res.lang"]._activate_lang("es_ES")
+        cls.env["ir.module.module"]._load_module_terms(["web", "mail", "crm", "crm_mail_sync"], ["es_ES"])
+        refusal = "553 5.7.1 <ventas@example.com>: Sender address rejected: not owned by user info@example.com"
+        cls.smtp = cls.enterClassContext(ScriptedServer("SMTP", {"mail": {"ventas@example.com": [refusal]}}))
+        cls.imap = cls.enterClassContext(ScriptedServer("IMAP", {}))
+        cls.dns = cls.enterClassContext(DnsServer({}))  # example.com is unknown: servers are typed in
+        cls.env["ir.config_parameter"].sudo().set_param(
+            "crm_mail_sync.dns_nameserver", f"{cls.dns.host}:{cls.dns.port}"
+        )
+        cls.salesman = new_test_user(
+            cls.env,
+            login="sofia",
+            name="Sofía Ventas",
+            email="info@example.com",
+            lang="es_ES",
+            groups="sales_team.group_sale_salesman",
+        )
+        # The scripted servers' free ports stand in for the usual 993 and 587.
+        Default = cls.env["ir.default"]
+        Default.set("crm.mail.setup.wizard", "imap_port", cls.imap.port, user_id=cls.salesman.id)
+        Default.set("crm.mail.setup.wizard", "smtp_port", cls.smtp.port, user_id=cls.salesman.id)
+
+    def test_the_wizard_names_the_refused_from_address_in_spanish(self):
+        self.start_tour("/odoo", "crm_mail_sync_refused_sender_es", login="sofia")
+        self.assertIn("mail FROM:<ventas@example.com>", self.smtp.commands)
+        self.assertFalse(self.env["crm.mail.account"].search([("user_id", "=", self.salesman.id)]))

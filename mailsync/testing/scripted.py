@@ -15,7 +15,8 @@ when a tagged line has been sent.
 
 SMTP steps: ``greeting``, ``ehlo``, ``auth`` (the final reply to AUTH, after a
 ``334`` for each challenge LOGIN or PLAIN without initial response needs),
-``mail``, ``rcpt``, ``data`` (the reply to DATA, 354 by default) and
+``mail``, ``rcpt`` (a list, or ``{address: lines}`` to refuse some addresses
+only), ``data`` (the reply to DATA, 354 by default) and
 ``data_end`` (the reply after the message). Multi-line replies are written
 out as the server sends them (``250-...``, ``250 ...``).
 
@@ -151,9 +152,9 @@ class ScriptedServer:
                     reader.readline()
                 self._send(conn, script.get("auth", ["235 2.7.0 Authentication successful"]))
             elif verb == "MAIL":
-                self._send(conn, script.get("mail", ["250 2.1.0 Ok"]))
+                self._send(conn, _for_address(script.get("mail"), argument, ["250 2.1.0 Ok"]))
             elif verb == "RCPT":
-                self._send(conn, script.get("rcpt", ["250 2.1.5 Ok"]))
+                self._send(conn, _for_address(script.get("rcpt"), argument, ["250 2.1.5 Ok"]))
             elif verb == "DATA":
                 lines = script.get("data", ["354 End data with <CR><LF>.<CR><LF>"])
                 self._send(conn, lines)
@@ -168,6 +169,15 @@ class ScriptedServer:
                 self._send(conn, ["454 4.7.0 TLS not available in this scripted server"])
             else:  # RSET, NOOP...
                 self._send(conn, ["250 2.0.0 Ok"])
+
+
+def _for_address(lines, argument, default):
+    """``mail``/``rcpt`` lines: a list for every address, or ``{address: lines}``
+    for some addresses only (the others get ``default``)."""
+    if isinstance(lines, dict):
+        address = argument.partition("<")[2].partition(">")[0].lower()
+        return lines.get(address, default)
+    return lines or default
 
 
 def _tagged_ok(lines):
