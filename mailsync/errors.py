@@ -6,7 +6,19 @@ the Odoo layer maps to a translated message, plus an English ``str()`` that
 says what failed, where, and what to do. Secrets never enter these messages:
 they are built only from the protocol, host, port, user name and the server's
 own reply.
+
+Refusals are classified by the standards first (IMAP response codes of
+RFC 5530, SMTP enhanced status codes of RFC 3463 / RFC 5248), then refined by
+the texts of known providers (see :mod:`mailsync.refusals`). Each error says
+whether it is ``temporary`` (try again later: never a sign of wrong settings)
+and whether it ``counts_as_sign_in_failure`` (what the sync counts before
+pausing a mailbox).
 """
+
+import re
+
+# A link in a server's reply ("Visit https://aka.ms/smtp_auth_disabled ...").
+_URL = re.compile(r"https?://[^\s<>\"'\])]+")
 
 
 class MailSyncError(Exception):
@@ -22,22 +34,50 @@ class MailConnectionError(MailSyncError):
     :param host: the server name as configured
     :param port: the TCP port
     :param reason: a finer cause within the class (see each subclass)
-    :param detail: the server's or the OS's own words, for the log
+    :param detail: the server's or the OS's own words (never a secret: only
+        what the server replied), for the log and shown beneath the message
+    :param address: the email address the server refused, if any
+    :param step: the protocol step that was refused (``"greeting"``,
+        ``"login"``, ``"list"``, ``"auth"``, ``"mail"``, ``"rcpt"``, ``"data"``...)
+    :param temporary: the server refused for now (RFC 3463 class 4, IMAP
+        ``[UNAVAILABLE]``...); defaults to the class's own ``temporary``
     """
 
     code = "connection"
+    #: True: the refusal is for now; nothing is wrong with the settings.
+    temporary = False
     #: reason -> (what happened, what to do)
     texts = {
         None: ("the connection failed", "Check the server name, port and encryption."),
     }
 
-    def __init__(self, protocol, host, port, reason=None, detail=""):
+    def __init__(self, protocol, host, port, reason=None, detail="", *, address=None, step=None, temporary=None):
         self.protocol = protocol
         self.host = host
         self.port = port
         self.reason = reason if reason in self.texts else None
-        self.detail = str(detail or "").strip()
+        self.detail = " ".join(str(detail or "").split())
+        self.address = address or None
+        self.step = step
+        if temporary is not None:
+            self.temporary = temporary
         super().__init__(self._compose())
+
+    @property
+    def url(self):
+        """The last link in the server's reply (its "learn more" page), or None.
+
+        Google puts a one-time sign-in link first and its help page last:
+        the help page is the one to show."""
+        links = _URL.findall(self.detail)
+        return links[-1].rstrip(".,;") if links else None
+
+    @property
+    def counts_as_sign_in_failure(self):
+        """True when the server refused the credentials for good: what the sync
+        counts toward pausing a mailbox. A temporary refusal (too many
+        connections, server unavailable) or a refused sender never counts."""
+        return isinstance(self, AuthenticationFailed) and not self.temporary
 
     @property
     def summary(self):
@@ -49,6 +89,8 @@ class MailConnectionError(MailSyncError):
 
     def _compose(self):
         text = f"{self.protocol} server {self.host}:{self.port}: {self.summary}."
+        if self.address:
+            text += f" Address: {self.address}."
         if self.detail:
             text += f" (Server said: {self.detail})"
         return f"{text} {self.hint}"
@@ -73,6 +115,110 @@ class AuthenticationFailed(MailConnectionError):
             "the server does not accept this sign-in method",
             "Choose another authentication method for this server.",
         ),
+        "basic_auth_disabled": (
+            "Microsoft no longer accepts a password for this mailbox (basic authentication is disabled)",
+            "Use Sign in with Microsoft instead of a password.",
+        ),
+        "microsoft_password": (
+            "Microsoft refused the password sign-in",
+            "Use Sign in with Microsoft: Microsoft mailboxes mostly refuse passwords for IMAP and SMTP.",
+        ),
+        "smtp_auth_disabled": (
+            "Microsoft 365 has SMTP sign-in (SMTP AUTH) switched off for this organisation or mailbox",
+            "Ask your Microsoft 365 administrator to enable Authenticated SMTP for this mailbox, "
+            "or send through Microsoft (Graph).",
+        ),
+        "web_login": (
+            "the provider wants the sign-in confirmed in a web browser first",
+            "Sign in to your mailbox in a web browser, confirm it is you, then try again "
+            "(or use Sign in with Google).",
+        ),
+        "authorization": (
+            "the server accepted the credentials but not for this mailbox",
+            "Check that the user name is this mailbox's and that it may open it.",
+        ),
+        "expired": (
+            "the password has expired",
+            "Change the password with your provider, then enter the new one.",
+        ),
+        "contact_admin": (
+            "the provider blocked this sign-in",
+            "Contact your mail administrator or provider.",
+        ),
+    }
+
+
+class ServerUnavailable(MailConnectionError):
+    """The server refused for now (RFC 3463 class 4, IMAP [UNAVAILABLE],
+    [LIMIT], too many connections): nothing is wrong with the settings."""
+
+    code = "unavailable"
+    temporary = True
+    texts = {
+        None: (
+            "the server is temporarily unavailable",
+            "Try again later: nothing is wrong with the settings.",
+        ),
+        "too_many_connections": (
+            "too many connections are open to this mailbox",
+            "Close other mail apps using this mailbox, or wait a few minutes, then try again: " "the password is fine.",
+        ),
+    }
+
+
+class MailboxRefused(MailConnectionError):
+    """Signed in, but the server will not open the mailbox or list its folders."""
+
+    code = "mailbox"
+    texts = {
+        None: (
+            "the server signed in but refused to open the mailbox",
+            "Check that this account has a mailbox on this server and that IMAP is enabled for it.",
+        ),
+        "not_connected": (
+            "Microsoft signed the account in but will not open this mailbox",
+            "Sign in with the account of this very mailbox; check that it has an Exchange Online "
+            "mailbox and that IMAP is enabled for it.",
+        ),
+    }
+
+
+class MessageRefused(MailConnectionError):
+    """The SMTP server refused a sender (MAIL FROM), a recipient (RCPT TO) or
+    the message (end of DATA). ``address`` is the refused address, ``step``
+    the SMTP command."""
+
+    code = "refused"
+    texts = {
+        None: (
+            "the server refused the message",
+            "Read the server's reply below; check the From address and the settings.",
+        ),
+        "sender": (
+            "the server refused the sender address",
+            "Send from the mailbox's own address, or check this address.",
+        ),
+        "send_as": (
+            "this login may not send as this From address",
+            "Send from the mailbox's own address, or ask the administrator to allow this "
+            "address (alias, Send As) for this login.",
+        ),
+        "relay": (
+            "the server refused to relay the message (it does not see this login as allowed to send)",
+            "Switch SMTP authentication on with this mailbox's login, or check the outgoing server.",
+        ),
+        "auth_required": (
+            "the server only sends for signed-in users",
+            "Switch SMTP authentication on and enter the mailbox's login and password.",
+        ),
+        "recipient": (
+            "the server refused the recipient address",
+            "Check the recipient address.",
+        ),
+        "policy": (
+            "the server refused the message by its policy",
+            "Read the server's explanation below (link) and contact your provider if needed.",
+        ),
     }
 
 
@@ -94,6 +240,10 @@ class TlsError(MailConnectionError):
         "starttls_unsupported": (
             "the server does not offer STARTTLS on this port",
             "Choose SSL/TLS encryption (usually port 993 for IMAP, 465 for SMTP) " "or check the port.",
+        ),
+        "encryption_required": (
+            "the server requires an encrypted connection",
+            "Choose STARTTLS (usually port 587 for SMTP, 143 for IMAP) or SSL/TLS (465 for SMTP, 993 for IMAP).",
         ),
     }
 

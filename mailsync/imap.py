@@ -4,11 +4,12 @@ list folders with their special-use flags. Every failure is a typed error."""
 import contextlib
 import dataclasses
 import imaplib
+import re
 
 import imapclient
-from imapclient import exceptions as imap_exc
 
-from .errors import AuthenticationFailed, ProtocolError, TlsError
+from .errors import MailConnectionError, TlsError
+from .refusals import imap_refusal, is_microsoft
 from .security import Security, tls_context, translate_socket_errors
 
 PROTOCOL = "IMAP"
@@ -86,8 +87,12 @@ class ImapSession:
         return frozenset(cap.decode() if isinstance(cap, bytes) else cap for cap in self.client.capabilities())
 
     def folders(self):
-        """All folders, in the server's order, with decoded names and flags."""
-        with self._errors():
+        """All folders, in the server's order, with decoded names and flags.
+
+        Raises :class:`mailsync.errors.MailboxRefused` when the server refuses
+        to list them (e.g. Microsoft's "User is authenticated but not
+        connected."), or another :class:`mailsync.errors.MailConnectionError`."""
+        with self._errors(), _refusals(self.settings, "list", self._welcome()):
             listing = self.client.list_folders()
         return [
             Folder(
@@ -101,6 +106,10 @@ class ImapSession:
     def _errors(self):
         return _translate(self.settings)
 
+    def _welcome(self):
+        welcome = getattr(self.client, "welcome", b"") or b""
+        return welcome.decode(errors="replace") if isinstance(welcome, bytes) else str(welcome)
+
 
 def _translate(settings, timeout_reason=None):
     return translate_socket_errors(PROTOCOL, settings.host, settings.port, timeout_reason)
@@ -109,14 +118,18 @@ def _translate(settings, timeout_reason=None):
 def connect(settings):
     """Connect, secure and log in; return an :class:`ImapSession`.
 
-    Raises a subclass of :class:`mailsync.errors.MailConnectionError`.
+    Raises a subclass of :class:`mailsync.errors.MailConnectionError`, never a
+    raw ``imaplib`` error: a ``* NO``/``* BYE`` greeting is a
+    :class:`~mailsync.errors.ServerUnavailable`, a refused sign-in an
+    :class:`~mailsync.errors.AuthenticationFailed` (or another class, by the
+    response code: see :func:`mailsync.refusals.imap_refusal`).
     """
     context = tls_context(settings.cafile)
     host, port = settings.host, settings.port
     # A plain client that waits for a greeting from a TLS-only port times out:
     # that timeout means "wrong encryption", not "server down".
     no_greeting = None if settings.security is Security.SSL else "no_greeting"
-    with _translate(settings, no_greeting):
+    with _translate(settings, no_greeting), _refusals(settings, "greeting"):
         client = imapclient.IMAPClient(
             host,
             port=port,
@@ -125,7 +138,7 @@ def connect(settings):
             timeout=settings.timeout,
         )
     try:
-        with _translate(settings):
+        with _translate(settings), _refusals(settings, "starttls"):
             if settings.security is Security.STARTTLS:
                 if not client.has_capability("STARTTLS"):
                     raise TlsError(PROTOCOL, host, port, "starttls_unsupported")
@@ -141,20 +154,71 @@ def connect(settings):
 
 
 def _login(client, settings):
-    try:
+    welcome = getattr(client, "welcome", b"") or b""
+    welcome = welcome.decode(errors="replace") if isinstance(welcome, bytes) else str(welcome)
+    with _refusals(settings, "login", welcome):
         if settings.access_token:
             client.oauth2_login(settings.username, settings.access_token)
         else:
             client.login(settings.username, settings.password)
-    except imap_exc.LoginError as exc:
-        reason = "token" if settings.access_token else None
-        raise AuthenticationFailed(PROTOCOL, settings.host, settings.port, reason, _server_text(exc)) from None
-    except (imaplib.IMAP4.abort, imap_exc.IMAPClientError) as exc:
-        raise ProtocolError(PROTOCOL, settings.host, settings.port, None, _server_text(exc)) from None
+
+
+class _refusals:
+    """imaplib/imapclient refusals raised inside the block -> typed errors
+    (:func:`mailsync.refusals.imap_refusal`); the engine's own pass through."""
+
+    def __init__(self, settings, step, greeting=""):
+        self.settings = settings
+        self.step = step
+        self.greeting = greeting
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or isinstance(exc, MailConnectionError):
+            return False
+        s = self.settings
+        if isinstance(exc, imaplib.IMAP4.error):  # imapclient's errors are its subclasses
+            text, status = _server_text(exc)
+            if isinstance(exc, imaplib.IMAP4.abort) and not status:
+                status = "BYE"
+            error = imap_refusal(
+                s.host,
+                s.port,
+                self.step,
+                text,
+                token=bool(s.access_token),
+                microsoft=is_microsoft(s.host, self.greeting),
+                status=status,
+            )
+            raise error from None
+        return False
+
+
+_PREFIXES = re.compile(r"^(?:\w+ command error: |\w+ failed: |command: \w+ => )", re.IGNORECASE)
+_STATUS = re.compile(r"^(?:\* )?(NO|BAD|BYE)\b\s*", re.IGNORECASE)
 
 
 def _server_text(exc):
-    text = str(exc)
+    """The server's words in an imaplib/imapclient error, and the reply's
+    status (``"NO"``, ``"BAD"``, ``"BYE"`` or ``""``).
+
+    imaplib words them as ``b'...'``, ``LIST command error: BAD [b'...']`` or
+    ``b'* NO [UNAVAILABLE] ...'`` (greeting)."""
+    text = str(exc).strip()
+    text = _PREFIXES.sub("", text)
+    status = ""
+    match = _STATUS.match(text)
+    if match:
+        status = match.group(1).upper()
+        text = text[match.end() :]
+    if text.startswith("[b'") or text.startswith('[b"'):
+        text = text[1:-1]
     if text.startswith("b'") or text.startswith('b"'):
         text = text[2:-1]
-    return text
+    match = _STATUS.match(text)
+    if match:
+        status = status or match.group(1).upper()
+        text = text[match.end() :]
+    return text.strip(), status

@@ -1,3 +1,4 @@
+import contextlib
 import smtplib
 
 from odoo import api, fields, models
@@ -6,8 +7,10 @@ from odoo.tools import email_normalize
 
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
+from ..mailsync import errors as engine_errors
 from ..mailsync import graph, oauth, smtp
 from .graph_session import GraphSession
+from .mail_error_messages import describe
 
 REVEAL = "crm_mail_sync_reveal_smtp_pass"
 GRAPH_AUTH = "crm_mail_sync_graph"
@@ -185,6 +188,7 @@ class IrMailServer(models.Model):
                 graph_servers.max_email_size = graph.MAX_MIME_BYTES / (1024 * 1024)
         others = self - graph_servers
         if others:
+            others._check_from_addresses()
             return super(IrMailServer, others).test_smtp_connection(autodetect_max_email_size)
         return {
             "type": "ir.actions.client",
@@ -197,6 +201,51 @@ class IrMailServer(models.Model):
                 "sticky": False,
             },
         }
+
+    def _from_addresses(self):
+        """The email addresses of the From filter (a mailbox's own and its aliases)."""
+        addresses = []
+        for part in self._parse_from_filter(self.from_filter):
+            address = email_normalize(part) if "@" in part else False
+            if address and address not in addresses:
+                addresses.append(address)
+        return addresses
+
+    def _check_from_addresses(self):
+        """Before Odoo's own test: sign in, then MAIL FROM and RCPT TO (the user's
+        own address), then RSET, for each address of the From filter: nothing
+        is sent. A refusal raises a UserError that names the refused address and
+        says what to do (issue 20). Failures to connect at all are left to
+        Odoo's own test, which reports them."""
+        recipient = email_normalize(self.env.user.email or "")
+        for server in self:
+            senders = server._from_addresses()
+            if not senders:
+                continue
+            connection = None
+            try:
+                try:
+                    connection = self._connect__(mail_server_id=server.id, allow_archived=True, smtp_from=senders[0])
+                except smtplib.SMTPResponseException as exc:
+                    uses_token = server.smtp_authentication == OAUTH_AUTH
+                    error = smtp.refusal_from_exception(exc, server.smtp_host, server.smtp_port, token=uses_token)
+                    raise UserError(describe(self.env, error)) from None
+                except (OSError, smtplib.SMTPException):
+                    continue  # Odoo's own test says what is wrong with the connection
+                smtp.probe_senders(
+                    connection,
+                    server.smtp_host,
+                    server.smtp_port,
+                    senders,
+                    recipient or senders[0],
+                    token=server.smtp_authentication == OAUTH_AUTH,
+                )
+            except engine_errors.MailConnectionError as error:
+                raise UserError(describe(self.env, error)) from None
+            finally:
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        connection.quit()
 
     def _graph_credentials(self):
         """An app-only token for Graph, Graph's URL and an extra CA (tests)."""

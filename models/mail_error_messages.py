@@ -66,12 +66,107 @@ MESSAGES = {
     "protocol": _lt(
         "%(protocol)s server %(server)s answered in an unexpected way. Check that this is the " "right server and port."
     ),
+    # Refusals (issue 20): what happened, in plain words, and the next step.
+    "auth_failed:basic_auth_disabled": _lt(
+        "Microsoft no longer accepts a password for this mailbox on %(protocol)s server %(server)s "
+        "(basic authentication is disabled). Use “Sign in with Microsoft” instead of a password."
+    ),
+    "auth_failed:microsoft_password": _lt(
+        "Microsoft refused the password sign-in to %(protocol)s server %(server)s. Microsoft mailboxes "
+        "mostly no longer accept passwords: use “Sign in with Microsoft”."
+    ),
+    "auth_failed:smtp_auth_disabled": _lt(
+        "Microsoft 365 has SMTP sign-in (SMTP AUTH) switched off for this organisation or mailbox, so "
+        "%(protocol)s server %(server)s refuses to send. Ask your Microsoft 365 administrator to enable "
+        "“Authenticated SMTP” for this mailbox, or to set up sending through Microsoft (Graph)."
+    ),
+    "auth_failed:web_login": _lt(
+        "%(protocol)s server %(server)s wants this sign-in confirmed in a web browser first. Sign in to "
+        "your mailbox in a web browser, confirm that it is you, then try again (or use “Sign in with "
+        "Google”)."
+    ),
+    "auth_failed:authorization": _lt(
+        "%(protocol)s server %(server)s accepted the credentials but not for this mailbox. Check that "
+        "the user name is this mailbox's own and that this account may open it."
+    ),
+    "auth_failed:expired": _lt(
+        "The password of this mailbox has expired (%(protocol)s server %(server)s). Change it with your "
+        "provider, then enter the new one here."
+    ),
+    "auth_failed:contact_admin": _lt(
+        "%(protocol)s server %(server)s blocked this sign-in. Contact your mail administrator or provider."
+    ),
+    "tls:encryption_required": _lt(
+        "%(protocol)s server %(server)s requires an encrypted connection. Choose STARTTLS (usually port "
+        "587 for SMTP, 143 for IMAP) or SSL/TLS (465 for SMTP, 993 for IMAP)."
+    ),
+    "unavailable": _lt(
+        "%(protocol)s server %(server)s is temporarily unavailable. Try again later: nothing is wrong "
+        "with your settings."
+    ),
+    "unavailable:too_many_connections": _lt(
+        "Too many connections are open to this mailbox on %(protocol)s server %(server)s (other mail "
+        "apps or devices). Close some of them or wait a few minutes, then try again: the password is fine."
+    ),
+    "mailbox": _lt(
+        "%(protocol)s server %(server)s signed you in but refused to open the mailbox. Check that this "
+        "account has a mailbox on this server and that IMAP is enabled for it."
+    ),
+    "mailbox:not_connected": _lt(
+        "Microsoft signed you in but will not open this mailbox (%(protocol)s server %(server)s). Sign in "
+        "with the Microsoft account of this very mailbox, and check with your administrator that it has "
+        "an Exchange Online mailbox with IMAP enabled."
+    ),
+    "refused": _lt(
+        "%(protocol)s server %(server)s refused the message. Read the server's reply below, then check "
+        "the From address and the settings."
+    ),
+    "refused:sender": _lt(
+        "%(protocol)s server %(server)s refused the sender address %(address)s. Send from the "
+        "mailbox's own address, or check this address."
+    ),
+    "refused:send_as": _lt(
+        "%(protocol)s server %(server)s does not let this login send as %(address)s. Send from the "
+        "mailbox's own address, or ask your administrator to allow this address for the login (alias "
+        "or “Send As” permission), then declare it in “Other From Addresses”."
+    ),
+    "refused:relay": _lt(
+        "%(protocol)s server %(server)s refused to relay mail to %(address)s: it does not see this "
+        "login as allowed to send. Switch SMTP authentication on with the mailbox's own login, or "
+        "check the outgoing server."
+    ),
+    "refused:auth_required": _lt(
+        "%(protocol)s server %(server)s only sends mail for signed-in users. Switch SMTP authentication "
+        "on and enter the mailbox's login and password."
+    ),
+    "refused:recipient": _lt("%(protocol)s server %(server)s refused the recipient %(address)s. Check this address."),
+    "refused:policy": _lt(
+        "%(protocol)s server %(server)s refused the message by its policy. Read the server's "
+        "explanation below; contact your provider if it does not help."
+    ),
 }
 
+SERVER_REPLY = _lt("Server's reply: %(text)s")
+MORE_INFORMATION = _lt("More information: %(url)s")
+SOME_ADDRESS = _lt("this address")
+# The server's own words help the user except where they are the OS's (TLS,
+# network) or a plain wrong password (the message says it all).
+_NO_SERVER_TEXT = {"tls", "unreachable", "timeout", "auth_failed:None", "connection_lost"}
+_MAX_SERVER_TEXT = 400
 
-def describe(env, error):
-    """The translated, actionable message for an engine MailConnectionError."""
-    text = MESSAGES.get(f"{error.code}:{error.reason}") or MESSAGES.get(error.code)
+
+def describe(env, error, advice=""):
+    """The translated, actionable message for an engine MailConnectionError.
+
+    :param advice: a translated sentence the caller adds to the message (e.g.
+        the provider's app-password steps), placed before the server's words
+    :returns: what happened and what to do, then, on their own lines, the
+        server's reply and its link when they help (``error.detail`` is only
+        what the server said: never a secret)
+    """
+    lang = env.lang or "en_US"
+    key = f"{error.code}:{error.reason}"
+    text = MESSAGES.get(key) or MESSAGES.get(error.code)
     if text is None:
         return str(error)
     values = {
@@ -80,5 +175,18 @@ def describe(env, error):
         "host": error.host,
         "port": error.port,
         "folder": getattr(error, "folder", ""),
+        "address": getattr(error, "address", None) or SOME_ADDRESS._translate(lang),
     }
-    return text._translate(env.lang or "en_US") % values
+    message = text._translate(lang) % values
+    if advice:
+        message += " " + advice.strip()
+    detail = getattr(error, "detail", "")
+    shown = key == "tls:encryption_required" or (error.code not in _NO_SERVER_TEXT and key not in _NO_SERVER_TEXT)
+    if shown and detail and not detail.startswith("no AUTH"):
+        if len(detail) > _MAX_SERVER_TEXT:
+            detail = detail[: _MAX_SERVER_TEXT - 1] + "…"
+        message += "\n" + SERVER_REPLY._translate(lang) % {"text": detail}
+        url = getattr(error, "url", None)
+        if url:
+            message += "\n" + MORE_INFORMATION._translate(lang) % {"url": url}
+    return message

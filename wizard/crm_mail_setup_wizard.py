@@ -252,15 +252,13 @@ class CrmMailSetupWizard(models.TransientModel):
             with imap.connect(self._imap_settings()) as session:
                 session.folders()
         except engine_errors.MailConnectionError as error:
-            imap_error = describe(self.env, error)
-            if isinstance(error, engine_errors.AuthenticationFailed) and not error.reason:
-                imap_error += self._app_password_hint()
+            imap_error = describe(self.env, error, self._advice(error))
         try:
-            smtp.check(self._smtp_settings())
+            # As far as MAIL FROM and RCPT TO (to the user, then RSET: nothing is
+            # sent) for every From address, so that one the server refuses is named.
+            smtp.check(self._smtp_settings(), senders=self._from_addresses(), recipient=self._test_recipient())
         except engine_errors.MailConnectionError as error:
-            smtp_error = describe(self.env, error)
-            if isinstance(error, engine_errors.AuthenticationFailed) and not error.reason:
-                smtp_error += self._app_password_hint()
+            smtp_error = describe(self.env, error, self._advice(error))
         ok = self.env._("Connected.")
         self.write(
             {
@@ -270,6 +268,19 @@ class CrmMailSetupWizard(models.TransientModel):
             }
         )
         return self._reopen()
+
+    def _advice(self, error):
+        if isinstance(error, engine_errors.AuthenticationFailed) and not error.reason:
+            return self._app_password_hint()
+        return ""
+
+    def _from_addresses(self):
+        """The mailbox's address, then each extra From address (aliases)."""
+        return [email_normalize(self.email), *self._extra_from_addresses()]
+
+    def _test_recipient(self):
+        """Where the connection test's RCPT TO points: the user's own address."""
+        return email_normalize(self.env.user.email or "") or email_normalize(self.email)
 
     def _app_password_hint(self):
         if self.auth_method == "app_password" or not self.provider_id.app_password_with_2fa:

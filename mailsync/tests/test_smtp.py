@@ -65,8 +65,9 @@ def test_plain_against_an_ssl_port(smtp_ssl):
 def test_auth_required_but_switched_off(smtp_starttls):
     server = smtp_starttls
     plain = smtp.SmtpSettings(server.host, server.port, "starttls", False, cafile=server.certs.ca_file)
-    with pytest.raises(errors.ProtocolError) as caught:
+    with pytest.raises(errors.MessageRefused) as caught:
         smtp.send_message(plain, message())
+    assert caught.value.reason == "auth_required"
     assert "530" in caught.value.detail
 
 
