@@ -288,7 +288,7 @@ class CrmMailAccount(models.Model):
             _logger.info("Mailbox %s: taken over by another worker; this one stops.", account.id)
             return
         except engine_errors.MailConnectionError as error:
-            account._sync_failed(describe(self.env, error), auth=_counts_as_sign_in_failure(error))
+            account._sync_failed(describe(self.env, error), auth=error.counts_as_sign_in_failure)
             return
         except UserError as error:  # e.g. the Microsoft sign-in expired, or no encryption key
             account._sync_failed(error.args[0], auth=True)
@@ -620,7 +620,3 @@ class _Retried:
 
     def __init__(self, uid, size):
         self.uid, self.size = uid, size
-
-
-def _counts_as_sign_in_failure(error):
-    return isinstance(error, engine_errors.AuthenticationFailed)
