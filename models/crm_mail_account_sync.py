@@ -1,3 +1,4 @@
+import contextlib
 import datetime
 import logging
 import time
@@ -84,6 +85,13 @@ class CrmMailAccount(models.Model):
 
     _inherit = "crm.mail.account"
 
+    kind = fields.Selection(
+        [("imap", "IMAP")],
+        "Read Through",
+        default="imap",
+        required=True,
+        help="The protocol the sync reads this mailbox with.",
+    )
     sync_state = fields.Text(copy=False, groups="base.group_system", help="Folder state of the sync (engine JSON).")
     sync_since = fields.Date(
         "Logged Since", copy=False, readonly=True, help="Mail older than this was not read at the first sync."
@@ -170,6 +178,8 @@ class CrmMailAccount(models.Model):
         for account in self.sudo():
             if not (account.sync_state and account.last_sync and account.state == "connected"):
                 continue
+            if account.kind != "imap":
+                continue  # other kinds' full sync is their idle poll (one delta round per folder)
             try:
                 settings = account._imap_settings()
             except UserError:
@@ -322,14 +332,11 @@ class CrmMailAccount(models.Model):
         if not self.sync_since:
             window = self.sync_window_days or DEFAULT_WINDOW_DAYS
             self.sync_since = fields.Date.context_today(self) - datetime.timedelta(days=window)
-        with imap.connect(self._imap_settings()) as session:
-            sync = MailboxSync(
-                session, state, since=self.sync_since, batch_size=BATCH_SIZE, sent_folder=self.sent_folder_id.name
-            )
-            for batch in sync.batches():
-                if sync.listing is not None:
-                    self._folders_listed(sync.listing)
-                    sync.listing = None
+        with self._mail_reader(state) as reader:
+            for batch in reader.batches():
+                if reader.listing is not None:
+                    self._folders_listed(reader.listing)
+                    reader.listing = None
                 logged = self._ingest(batch)
                 self._hold_lease(token)
                 self.write(
@@ -344,6 +351,44 @@ class CrmMailAccount(models.Model):
                 if time.monotonic() >= deadline or remaining <= 0:
                     return False  # the next run resumes from the committed state
         return True
+
+    # -- the mailbox's protocol -------------------------------------------
+    @contextlib.contextmanager
+    def _mail_reader(self, state):
+        """An open reader of this mailbox's new mail, from ``state`` (a
+        ``mailsync.imap_sync.SyncState``), for the duration of the block.
+
+        A reader has ``batches()``, yielding ``mailsync.imap_sync.Batch``-like
+        objects (``folder``, ``role``, ``records`` with ``uid``,
+        ``raw_headers`` and ``size``, ``state`` with ``to_json()``,
+        ``progress`` and ``folders[folder].uidvalidity``, and
+        ``fetch_bodies(uids)``), and ``listing``: the folders as last listed
+        (``[mailsync.imap.Folder]``), or None. Each kind of mailbox
+        (``kind``) provides its own; this is IMAP's.
+
+        :raises mailsync.errors.MailConnectionError: the mailbox cannot be read
+        """
+        self.ensure_one()
+        with imap.connect(self._imap_settings()) as session:
+            yield MailboxSync(
+                session, state, since=self.sync_since, batch_size=BATCH_SIZE, sent_folder=self.sent_folder_id.name
+            )
+
+    def _fetch_again(self, wanted):
+        """Whole messages read again for *Retry*: ``wanted`` is ``{folder:
+        [uid, ...]}`` (UIDs as text, as stored), the answer ``{folder:
+        (uidvalidity as text, {uid as text: raw bytes})}``; a message no
+        longer there is absent. IMAP's; other kinds provide their own.
+
+        :raises mailsync.errors.MailConnectionError: the mailbox cannot be read
+        """
+        self.ensure_one()
+        found = {}
+        with imap.connect(self._imap_settings()) as session:
+            for folder, uids in wanted.items():
+                uidvalidity, bodies = fetch_messages(session, folder, [int(uid) for uid in uids])
+                found[folder] = (str(uidvalidity), {str(uid): raw for uid, raw in bodies.items()})
+        return found
 
     def _folders_listed(self, folders):
         """Keep the folder list the form offers, and say when no sent folder
@@ -571,45 +616,42 @@ class CrmMailAccount(models.Model):
         Interaction = self.env["crm.mail.interaction"].sudo()
         limit = self._size_limit("crm_mail_sync.max_attachment_mb", DEFAULT_MAX_ATTACHMENT_MB)
         done = failed = 0
+        by_folder = skipped.grouped("folder")
         try:
-            with imap.connect(account._imap_settings()) as session:
-                for folder, entries in skipped.grouped("folder").items():
-                    uidvalidity, found = fetch_messages(session, folder, [int(entry.uid) for entry in entries])
-                    for entry in entries:
-                        raw = found.get(int(entry.uid)) if str(uidvalidity) == entry.uidvalidity else None
-                        if raw is None:
-                            entry.write(
-                                {
-                                    "reason": self.env._(
-                                        "This email is no longer in the folder %(folder)s.", folder=folder
-                                    ),
-                                    "attempts": entry.attempts + 1,
-                                }
-                            )
-                            failed += 1
-                            continue
-                        record = _Retried(uid=int(entry.uid), size=len(raw))
-                        try:
-                            content = message.parse_message(raw, max_attachment_bytes=limit)
-                        except Exception as error:  # noqa: BLE001 - see _log_chunk
-                            account._skip(folder, uidvalidity, record, error)
-                            failed += 1
-                            continue
-                        matches = Interaction._match(account, [content.headers])
-                        logged, still = Interaction.browse(), []
-                        if matches:
-                            _headers, partners, leads = matches[0]
-                            logged, still = account._log_isolated(
-                                folder, uidvalidity, [(record, content, partners, leads)]
-                            )
-                        if still:
-                            failed += 1
-                        else:
-                            account.messages_logged += len(logged)
-                            entry.unlink()
-                            done += 1
+            found = account._fetch_again({folder: entries.mapped("uid") for folder, entries in by_folder.items()})
         except engine_errors.MailConnectionError as error:
             raise UserError(describe(self.env, error)) from None
+        for folder, entries in by_folder.items():
+            uidvalidity, bodies = found.get(folder, ("", {}))
+            for entry in entries:
+                raw = bodies.get(entry.uid) if uidvalidity == entry.uidvalidity else None
+                if raw is None:
+                    entry.write(
+                        {
+                            "reason": self.env._("This email is no longer in the folder %(folder)s.", folder=folder),
+                            "attempts": entry.attempts + 1,
+                        }
+                    )
+                    failed += 1
+                    continue
+                record = _Retried(uid=entry.uid, size=len(raw))
+                try:
+                    content = message.parse_message(raw, max_attachment_bytes=limit)
+                except Exception as error:  # noqa: BLE001 - see _log_chunk
+                    account._skip(folder, uidvalidity, record, error)
+                    failed += 1
+                    continue
+                matches = Interaction._match(account, [content.headers])
+                logged, still = Interaction.browse(), []
+                if matches:
+                    _headers, partners, leads = matches[0]
+                    logged, still = account._log_isolated(folder, uidvalidity, [(record, content, partners, leads)])
+                if still:
+                    failed += 1
+                else:
+                    account.messages_logged += len(logged)
+                    entry.unlink()
+                    done += 1
         return done, failed
 
 
