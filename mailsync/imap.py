@@ -116,14 +116,18 @@ def connect(settings):
     # A plain client that waits for a greeting from a TLS-only port times out:
     # that timeout means "wrong encryption", not "server down".
     no_greeting = None if settings.security is Security.SSL else "no_greeting"
-    with _translate(settings, no_greeting):
-        client = imapclient.IMAPClient(
-            host,
-            port=port,
-            ssl=settings.security is Security.SSL,
-            ssl_context=context,
-            timeout=settings.timeout,
-        )
+    try:
+        with _translate(settings, no_greeting):
+            client = imapclient.IMAPClient(
+                host,
+                port=port,
+                ssl=settings.security is Security.SSL,
+                ssl_context=context,
+                timeout=settings.timeout,
+            )
+    except (imaplib.IMAP4.error, imap_exc.IMAPClientError) as exc:
+        # Something that is not an IMAP server answered (e.g. an SMTP greeting).
+        raise ProtocolError(PROTOCOL, host, port, None, _server_text(exc)) from None
     try:
         with _translate(settings):
             if settings.security is Security.STARTTLS:

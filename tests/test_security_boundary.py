@@ -188,7 +188,7 @@ class TestWriteAccessFollowsTheView(BoundaryCase):
     def test_unencrypted_only_towards_a_local_server(self):
         Account = self.Account.with_user(self.salesman)
         with self.assertRaisesRegex(ValidationError, "in clear"):
-            Account.create(self.imap_values(email="far@example.com", imap_host="1.1.1.1"))
+            Account.create(self.imap_values(email="refused@example.com", imap_host="1.1.1.1"))
         public = Account.create(self.imap_values(email="far@example.com", imap_host="1.1.1.1", imap_security="ssl"))
         with self.assertRaisesRegex(ValidationError, "in clear"):
             public.write({"imap_security": "none"})
@@ -445,12 +445,6 @@ class TestSharingIsExact(InteractionCase):
         own = self.env["res.partner"].with_user(self.bella).create({"name": "Bo of B", "email": "bo@b.example"})
         Address.create({"partner_id": own.id, "email": "bo@home.example"})
         self.assertEqual(own.secondary_email_ids.email, "bo@home.example")
-
-    def test_a_salesperson_who_may_not_edit_a_contact_adds_no_address_to_it(self):
-        with self.assertRaises(AccessError):
-            self.env["crm.mail.partner.email"].with_user(self.sam).create(
-                {"partner_id": self.customer.id, "email": "sam-says@evil.example"}
-            )
 
     def test_a_wildcard_reference_links_no_other_conversation(self):
         earlier = self.log(self.sam_box, "An earlier conversation")
