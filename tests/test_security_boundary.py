@@ -477,6 +477,21 @@ class TestSharingIsExact(InteractionCase):
         )
         self.assertEqual(reply.with_user(self.sam)._thread(), earlier)
 
+    def test_a_wildcard_sender_domain_finds_no_company(self):
+        self.env["res.partner"].create(
+            {
+                "name": "Some Company",
+                "is_company": True,
+                "email": "info@some.example",
+                "website": "https://some.example",
+            }
+        )
+        Wizard = self.env["crm.mail.create.opportunity"].with_user(self.sam)
+        for address in ("x@%", "x@_ome.example", "x@%.example"):
+            with self.subTest(address=address):
+                self.assertFalse(Wizard._company_by_domain(address))
+        self.assertTrue(Wizard._company_by_domain("bea@some.example"))
+
     def test_the_remove_wizard_counts_only_what_the_user_sees(self):
         self.log(self.otto_box, "Otto's private mail")
         wizard = self.env["crm.mail.account.remove"].with_user(self.sam).create({"account_id": self.otto_box.id})
