@@ -172,7 +172,10 @@ class CrmMailAccount(models.Model):
         for vals in vals_list:
             for name in sorted(names & vals.keys()):
                 field = self._fields[name]
-                wanted = field.convert_to_cache(vals[name], self)
+                try:
+                    wanted = field.convert_to_cache(vals[name], self)
+                except (ValueError, TypeError):
+                    wanted = vals[name]  # not even a valid value: refused below all the same
                 if creating:
                     current = [field.convert_to_cache(defaults.get(name, False), self)]
                 else:

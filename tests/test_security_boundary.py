@@ -129,6 +129,8 @@ class TestWriteAccessFollowsTheView(BoundaryCase):
                 self.Account.with_user(self.salesman).create(
                     self.imap_values(email="other@example.com", **{name: value})
                 )
+        with self.assertRaisesRegex(AccessError, r"\(state\)"):
+            mine.write({"state": "not-a-state"})
         self.assertEqual(
             (self.mine.state, self.mine.smtp_server_id, self.mine.user_id),
             ("draft", self.env["ir.mail_server"], self.salesman),
