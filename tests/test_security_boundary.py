@@ -234,6 +234,13 @@ class TestWriteAccessFollowsTheView(BoundaryCase):
         self.assertNotEqual(own, self.company_server)
         self.assertEqual(own.owner_user_id, self.salesman)
 
+    def test_a_company_wide_mailbox_only_uses_a_server_sending_as_itself(self):
+        shared = self.Account.create(self.imap_values(email="sales@ourcompany.example", user_id=False))
+        shared.smtp_server_id = self.company_server  # from_filter: the whole domain, not this mailbox
+        self.assertFalse(shared._own_outgoing_server())
+        self.company_server.with_context(install_mode=True).from_filter = "sales@ourcompany.example"
+        self.assertEqual(shared._own_outgoing_server(), self.company_server)
+
     def test_sign_in_activates_only_the_owners_own_server(self):
         self.mine.sudo().smtp_server_id = self.company_server
         self.company_server.with_context(install_mode=True).active = False
