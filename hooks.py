@@ -2,7 +2,7 @@
 
 import logging
 
-from .models.ir_mail_server import REVEAL
+from .models.ir_mail_server import REVEAL, REVEAL_TOKEN
 
 _logger = logging.getLogger(__name__)
 
@@ -27,6 +27,6 @@ def post_init_hook(env):
 
 def uninstall_hook(env):
     """Give Odoo back its SMTP passwords, so outgoing mail keeps working."""
-    servers = env["ir.mail_server"].sudo().with_context(active_test=False, **{REVEAL: True}).search([])
+    servers = env["ir.mail_server"].sudo().with_context(active_test=False, **{REVEAL: REVEAL_TOKEN}).search([])
     for server in servers.filtered("smtp_pass_secret"):
         env.cr.execute("UPDATE ir_mail_server SET smtp_pass = %s WHERE id = %s", [server.smtp_pass, server.id])

@@ -1,14 +1,26 @@
 import time
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.models import MAGIC_COLUMNS
 from odoo.tools import email_normalize
 
 from ..mailsync import errors as engine_errors
 from ..mailsync import google_oauth, imap, matching, oauth
 from ..mailsync.addresses import DEFAULT_EXCLUSIONS, domain_of
+from . import mail_network_policy
 from .crm_mail_provider import SECURITY_SELECTION
 from .mail_error_messages import describe
+
+# Set by the addon itself (setup wizard, sync, sign-in) or by an administrator,
+# never by a salesperson, whatever the client (form, JSON-RPC, import). Also
+# every stored read-only field and every sync_* field but the ones below.
+ADMIN_ONLY_FIELDS = frozenset({"user_id", "company_id", "smtp_server_id", "state", "last_error", "messages_logged"})
+ADMIN_ONLY_PREFIXES = ("sync_", "last_", "next_", "oauth_")
+USER_FIELDS = frozenset({"sync_window_days"})
+# A change of any of these sends the password somewhere else: it is cleared.
+CONNECTION_FIELDS = ("imap_host", "imap_port", "imap_security")
+SYNC_WINDOW_DAYS = (1, 3650)
 
 
 class CrmMailAccount(models.Model):
@@ -129,6 +141,101 @@ class CrmMailAccount(models.Model):
         for account in self:
             account.oauth_connected = bool(account.sudo().oauth_refresh_token_secret)
 
+    # -- what a salesperson may set ---------------------------------------
+    @api.model
+    def _admin_only_fields(self):
+        """Names of the fields only an administrator (or the addon itself, as
+        superuser) sets: see ADMIN_ONLY_FIELDS."""
+        return {
+            name
+            for name, field in self._fields.items()
+            if name not in USER_FIELDS
+            and name not in MAGIC_COLUMNS
+            and (
+                name in ADMIN_ONLY_FIELDS
+                or name.startswith(ADMIN_ONLY_PREFIXES)
+                or name.endswith("_secret")
+                or (field.store and field.readonly and not field.compute)
+            )
+        }
+
+    def _check_admin_only_fields(self, vals_list, creating):
+        """Raise AccessError, naming the field, when a non-administrator sets an
+        administrator's field to anything but what it already is (on create:
+        its default, e.g. themselves as owner)."""
+        if mail_network_policy.is_administrator(self.env):
+            return
+        names = self._admin_only_fields() & {name for vals in vals_list for name in vals}
+        if not names:
+            return
+        defaults = self.default_get(sorted(names)) if creating else {}
+        for vals in vals_list:
+            for name in sorted(names & vals.keys()):
+                field = self._fields[name]
+                try:
+                    wanted = field.convert_to_cache(vals[name], self)
+                except (ValueError, TypeError):
+                    wanted = vals[name]  # not even a valid value: refused below all the same
+                if creating:
+                    current = [field.convert_to_cache(defaults.get(name, False), self)]
+                else:
+                    current = [field.convert_to_cache(record[name], record) for record in self]
+                if any(value != wanted for value in current):
+                    raise AccessError(
+                        self.env._(
+                            "Only an administrator can set “%(field)s” (%(name)s) of a connected mailbox. "
+                            "Use the “Connect a Mailbox” assistant to connect your own.",
+                            field=field.string,
+                            name=name,
+                        )
+                    )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._check_admin_only_fields(vals_list, creating=True)
+        return super().create(vals_list)
+
+    @api.constrains("sync_window_days")
+    def _check_sync_window_days(self):
+        low, high = SYNC_WINDOW_DAYS
+        for account in self:
+            if not low <= account.sync_window_days <= high:
+                raise ValidationError(
+                    self.env._(
+                        "The initial sync reads from %(low)s to %(high)s days back; %(days)s is out of range.",
+                        low=low,
+                        high=high,
+                        days=account.sync_window_days,
+                    )
+                )
+
+    @api.constrains("imap_host", "imap_port", "imap_security")
+    def _check_imap_encryption(self):
+        for account in self:
+            mail_network_policy.check_encryption(
+                self.env, "IMAP", account.imap_host, account.imap_port, account.imap_security
+            )
+
+    def _own_outgoing_server(self):
+        """The outgoing server created for this mailbox, or an empty recordset:
+        the owner's personal server (``owner_user_id``, one per user); for a
+        company-wide mailbox, the linked server only if it is no one's and
+        sends exactly from the mailbox's address. Never another server whose id
+        was written into ``smtp_server_id``."""
+        self.ensure_one()
+        account = self.sudo()
+        server = account.smtp_server_id.with_context(active_test=False)
+        Server = self.env["ir.mail_server"].sudo().with_context(active_test=False)
+        if account.user_id:
+            if server.owner_user_id != account.user_id:
+                server = Server.search([("owner_user_id", "=", account.user_id.id)], limit=1)
+            return server
+        if server and not server.owner_user_id:
+            addresses = {email_normalize(a) for a in server._parse_from_filter(server.from_filter) if "@" in a}
+            if email_normalize(account.email) in addresses:
+                return server
+        return Server.browse()
+
     @api.constrains("email")
     def _check_email(self):
         for account in self:
@@ -137,6 +244,8 @@ class CrmMailAccount(models.Model):
 
     def _imap_settings(self):
         self.ensure_one()
+        # Checked again when connecting: what a name resolves to may change.
+        mail_network_policy.check_encryption(self.env, "IMAP", self.imap_host, self.imap_port, self.imap_security)
         if self.auth_method == "oauth_microsoft":
             credentials = {"access_token": self._microsoft_access_token()}
         elif self.auth_method == "oauth_google":
@@ -230,7 +339,7 @@ class CrmMailAccount(models.Model):
         (saving it sends the test email, now that there is a token)."""
         self.ensure_one()
         self.action_test_connection()
-        server = self.sudo().smtp_server_id
+        server = self._own_outgoing_server()
         if self.state == "connected" and server and not server.active:
             try:
                 with self.env.cr.savepoint():
@@ -327,11 +436,13 @@ class CrmMailAccount(models.Model):
             password_refused = isinstance(error, engine_errors.AuthenticationFailed) and not error.reason
             if password_refused and self.auth_method == "password":
                 message += (" " + self.provider_id._app_password_advice()).rstrip()
+            message = mail_network_policy.failure_message(self.env, "IMAP", self.imap_host, self.imap_port, message)
             return self._connection_failed(message)
         except UserError as error:  # e.g. the Microsoft sign-in expired: sign in again
             return self._connection_failed(error.args[0])
         roles = {folder.special_use for folder in folders}
         self.sudo().write({"state": "connected", "last_error": False})
+        self.sudo()._folders_listed(folders)  # the sent folder can be chosen among them
         message = self.env._(
             "Connected to %(server)s: %(count)s folders found.",
             server=self.imap_host,
@@ -359,9 +470,7 @@ class CrmMailAccount(models.Model):
         their owner writes, throttled, never used for anyone else."""
         self.ensure_one()
         Server = self.env["ir.mail_server"].sudo().with_context(active_test=False)
-        server = self.sudo().smtp_server_id
-        if not server and values.get("owner_user_id"):
-            server = Server.search([("owner_user_id", "=", values["owner_user_id"])], limit=1)
+        server = self._own_outgoing_server()
         values = {**values, "smtp_pass": password or False, "active": active}
         if server:
             server.write(values)
@@ -371,7 +480,31 @@ class CrmMailAccount(models.Model):
         return server
 
     def write(self, vals):
+        self._check_admin_only_fields([vals], creating=False)
+        moved = self.browse()
+        if not vals.get("imap_password") and any(name in vals for name in CONNECTION_FIELDS):
+            moved = self.filtered(
+                lambda account: any(
+                    account._fields[name].convert_to_cache(vals[name], account)
+                    != account._fields[name].convert_to_cache(account[name], account)
+                    for name in CONNECTION_FIELDS
+                    if name in vals
+                )
+            )
         result = super().write(vals)
+        if moved:
+            # The stored password and sign-in were given for the old server:
+            # never send them to the new one. The owner enters them again.
+            moved.sudo().write(
+                {
+                    "imap_password_secret": False,
+                    "oauth_access_token_secret": False,
+                    "oauth_refresh_token_secret": False,
+                    "oauth_expires_at": 0,
+                    "state": "draft",
+                    "last_error": False,
+                }
+            )
         if "sharing" in vals:
             # What was logged follows the mailbox's sharing, now and later.
             self.env["crm.mail.interaction"].sudo().search([("account_id", "in", self.ids)]).write(
@@ -384,11 +517,8 @@ class CrmMailAccount(models.Model):
         company's domains (not public ones such as gmail.com) and the exclusions."""
         self.ensure_one()
         params = self.env["ir.config_parameter"].sudo()
-        own = [
-            self.email,
-            self.user_id.email,
-            *self.sudo().smtp_server_id._parse_from_filter(self.sudo().smtp_server_id.from_filter),
-        ]
+        server = self._own_outgoing_server()
+        own = [self.email, self.user_id.email, *server._parse_from_filter(server.from_filter)]
         public = {domain for preset in self.env["crm.mail.provider"]._presets() for domain in preset.domains}
         domains = {domain_of(self.company_id.email)} | set(
             self.env["mail.alias.domain"].sudo().search([]).mapped("name")

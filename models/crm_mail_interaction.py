@@ -4,7 +4,7 @@ from collections import defaultdict
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.tools import SQL, format_datetime, plaintext2html
+from odoo.tools import SQL, escape_psql, format_datetime, plaintext2html
 
 from ..mailsync import matching
 from ..mailsync.addresses import normalize, parse_header_addresses
@@ -73,6 +73,41 @@ class CrmMailInteraction(models.Model):
     _owner_message_unique = models.Constraint(
         "UNIQUE(owner_key, message_key)", "This email is already logged for this user."
     )
+
+    @api.model
+    def _sharing_domain(self, user, company_ids=None):
+        """Which logged emails ``user`` may see, as a domain on this model: the
+        one definition of sharing, used by the record rules of this model and
+        of ``mail.message`` (security/crm_mail_interaction_security.xml, through
+        ``crm_mail_sharing_domain`` of ``ir.rule``'s evaluation context).
+
+        - private: the owner only;
+        - team: the owner and the users of an *active* membership of a sales
+          team in which the owner too has an *active* membership (an archived
+          membership, or an archived team, gives nothing);
+        - everyone: every internal user (never a portal user).
+
+        With ``company_ids`` (list of ids), the email must also belong to one of
+        these companies (or to none): record rules' subqueries run as
+        superuser, so a rule on another model must say it itself.
+        """
+        active_team = [("active", "=", True), ("crm_team_id.active", "=", True)]
+        teammates = [
+            *active_team,
+            ("crm_team_id.crm_team_member_ids", "any", [("active", "=", True), ("user_id", "=", user.id)]),
+        ]
+        domain = [
+            "|",
+            "|",
+            ("owner_id", "=", user.id),
+            ("sharing", "=", "everyone" if not user.share else "nobody"),
+            "&",
+            ("sharing", "=", "team"),
+            ("owner_id.crm_team_member_ids", "any", teammates),
+        ]
+        if company_ids is not None:
+            domain = ["&", "|", ("company_id", "=", False), ("company_id", "in", list(company_ids)), *domain]
+        return domain
 
     def _compute_attachment_ids(self):
         attachments = self.env["ir.attachment"].search([("res_model", "=", self._name), ("res_id", "in", self.ids)])
@@ -351,7 +386,9 @@ class CrmMailInteraction(models.Model):
             return self.browse()
         domain = [("message_id", "in", sorted(ids))]
         for message_id in sorted(ids):
-            domain = ["|", ("thread_refs", "ilike", message_id), *domain]
+            # Escaped: a Message-ID comes from a stranger, and "<%>" must only
+            # find "<%>", not every conversation.
+            domain = ["|", ("thread_refs", "=ilike", f"%{escape_psql(message_id)}%"), *domain]
         return self.search(domain) - self
 
     def _thread_leads(self):

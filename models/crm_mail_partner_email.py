@@ -22,6 +22,30 @@ class CrmMailPartnerEmail(models.Model):
         "UNIQUE(partner_id, email_key)", "This contact already has this email address."
     )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._check_partner_writable(self.env["res.partner"].browse(vals["partner_id"] for vals in vals_list))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        partners = self.partner_id
+        if vals.get("partner_id"):
+            partners |= self.env["res.partner"].browse(vals["partner_id"])
+        self._check_partner_writable(partners)
+        return super().write(vals)
+
+    def unlink(self):
+        self._check_partner_writable(self.partner_id)
+        return super().unlink()
+
+    @api.model
+    def _check_partner_writable(self, partners):
+        """A secondary address routes the contact's mail: only who may edit the
+        contact (its access rights and record rules, companies included) adds,
+        changes or removes one. Raises AccessError otherwise."""
+        if not self.env.su:
+            partners.check_access("write")
+
     @api.depends("email")
     def _compute_email_key(self):
         for address in self:

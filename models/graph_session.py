@@ -1,5 +1,7 @@
 from email.utils import getaddresses
 
+from odoo.exceptions import UserError
+
 from ..mailsync import graph
 
 
@@ -26,8 +28,19 @@ class GraphSession:
         if hidden:
             del message["Bcc"]
             message["Bcc"] = ", ".join(hidden)
+        # Always the configured mailbox: an app-only Mail.Send token may send
+        # as any mailbox of the tenant, so the message's From never chooses.
+        sender = (self.server.smtp_user or "").strip()
+        if not sender:
+            raise UserError(
+                self.server.env._(
+                    "The outgoing mail server “%(server)s” sends through Microsoft Graph but has no "
+                    "Username: enter the Microsoft 365 mailbox that sends.",
+                    server=self.server.name,
+                )
+            )
         token, base_url, cafile = self.server._graph_credentials()
-        graph.send_mime(token, self.server.smtp_user or smtp_from, message.as_bytes(), base_url=base_url, cafile=cafile)
+        graph.send_mime(token, sender, message.as_bytes(), base_url=base_url, cafile=cafile)
 
     def quit(self):
         """Nothing to close: each message is one HTTPS request."""

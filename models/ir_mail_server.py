@@ -13,6 +13,9 @@ from .graph_session import GraphSession
 from .mail_error_messages import describe
 
 REVEAL = "crm_mail_sync_reveal_smtp_pass"
+# The value of REVEAL that decrypts: an object no client can send (JSON-RPC
+# contexts only hold JSON values), so the clear password never leaves the server.
+REVEAL_TOKEN = object()
 GRAPH_AUTH = "crm_mail_sync_graph"
 OAUTH_AUTH = "crm_mail_sync_oauth"
 
@@ -114,7 +117,7 @@ class IrMailServer(models.Model):
     @api.depends("smtp_pass_secret")
     @api.depends_context(REVEAL)
     def _compute_smtp_pass(self):
-        reveal = self.env.context.get(REVEAL)
+        reveal = self.env.context.get(REVEAL) is REVEAL_TOKEN
         for server in self:
             if not reveal or not server.id:
                 server.smtp_pass = False
@@ -155,7 +158,7 @@ class IrMailServer(models.Model):
             server, _from = self.sudo()._find_mail_server(smtp_from)
         if server and server.smtp_authentication == GRAPH_AUTH:
             return GraphSession(server, smtp_from)
-        return super(IrMailServer, self.with_context(**{REVEAL: True}))._connect__(
+        return super(IrMailServer, self.with_context(**{REVEAL: REVEAL_TOKEN}))._connect__(
             host,
             port,
             user,

@@ -20,6 +20,7 @@ class TestSetupWizard(MailSyncCase):
         super().setUpClass()
         cls.smtpd = cls.enterClassContext(SmtpServer("none", users=dict([ALICE])))
         cls.open_smtpd = cls.enterClassContext(SmtpServer("none"))  # a relay that asks no sign-in
+        cls.allow_ports(cls.smtpd.port, cls.open_smtpd.port)
         IrMailServer = type(cls.env["ir.mail_server"])
         cls.startClassPatcher(patch.object(IrMailServer, "_disable_send", classmethod(lambda cls: False)))
         # example.com does not exist for this DNS: nothing can be detected;

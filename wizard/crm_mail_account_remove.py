@@ -17,8 +17,10 @@ class CrmMailAccountRemove(models.TransientModel):
     @api.depends("account_id")
     def _compute_logged_count(self):
         for wizard in self:
-            wizard.logged_count = (
-                self.env["crm.mail.interaction"].sudo().search_count([("account_id", "=", wizard.account_id.id)])
+            # As the user: only what they may see (never a count of a mailbox
+            # they may not read, nor of entries hidden from them).
+            wizard.logged_count = self.env["crm.mail.interaction"].search_count(
+                [("account_id", "=", wizard.account_id.id)]
             )
 
     def action_remove(self):

@@ -2,7 +2,7 @@ import base64
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import plaintext2html
+from odoo.tools import escape_psql, plaintext2html
 
 from ..mailsync.addresses import domain_of, normalize
 from ..mailsync.message import clean_subject, html_to_text
@@ -73,7 +73,12 @@ class CrmMailCreateOpportunity(models.TransientModel):
         if not domain or domain in _public_domains():
             return self.env["res.partner"]
         return self.env["res.partner"].search(
-            [("is_company", "=", True), "|", ("mail_match_key", "=like", f"%@{domain}"), ("website", "ilike", domain)],
+            [
+                ("is_company", "=", True),
+                "|",
+                ("mail_match_key", "=like", f"%@{escape_psql(domain)}"),
+                ("website", "=ilike", f"%{escape_psql(domain)}%"),
+            ],
             limit=1,
         )
 

@@ -6,6 +6,7 @@ from odoo.tools import email_normalize
 
 from ..mailsync import autodetect, imap, smtp
 from ..mailsync import errors as engine_errors
+from ..models import mail_network_policy
 from ..models.crm_mail_provider import SECURITY_SELECTION
 from ..models.ir_mail_server import OAUTH_AUTH
 from ..models.mail_error_messages import describe
@@ -252,13 +253,17 @@ class CrmMailSetupWizard(models.TransientModel):
             with imap.connect(self._imap_settings()) as session:
                 session.folders()
         except engine_errors.MailConnectionError as error:
-            imap_error = describe(self.env, error, self._advice(error))
+            imap_error = mail_network_policy.failure_message(
+                self.env, "IMAP", self.imap_host.strip(), self.imap_port, describe(self.env, error, self._advice(error))
+            )
         try:
             # As far as MAIL FROM and RCPT TO (to the user, then RSET: nothing is
             # sent) for every From address, so that one the server refuses is named.
             smtp.check(self._smtp_settings(), senders=self._from_addresses(), recipient=self._test_recipient())
         except engine_errors.MailConnectionError as error:
-            smtp_error = describe(self.env, error, self._advice(error))
+            smtp_error = mail_network_policy.failure_message(
+                self.env, "SMTP", self.smtp_host.strip(), self.smtp_port, describe(self.env, error, self._advice(error))
+            )
         ok = self.env._("Connected.")
         self.write(
             {
@@ -308,6 +313,12 @@ class CrmMailSetupWizard(models.TransientModel):
         if missing:
             raise UserError(self.env._("Fill in: %(fields)s.", fields=", ".join(missing)))
         self._extra_from_addresses(raise_invalid=True)
+        mail_network_policy.check_encryption(
+            self.env, "IMAP", self.imap_host.strip(), self.imap_port, self.imap_security
+        )
+        mail_network_policy.check_encryption(
+            self.env, "SMTP", self.smtp_host.strip(), self.smtp_port, self.smtp_security
+        )
 
     def _extra_from_addresses(self, raise_invalid=False):
         addresses = []
@@ -412,6 +423,9 @@ class CrmMailSetupWizard(models.TransientModel):
         return owner
 
     def _save_account(self, values):
+        """Create or update the mailbox of the checked owner. The owner, and
+        what only the addon sets, are written as superuser once
+        ``_check_owner`` allowed it; the rest as the user would."""
         owner = self._check_owner()
         Account = self.env["crm.mail.account"]
         account = Account.search([("email", "=", email_normalize(self.email)), ("user_id", "=", owner.id)], limit=1)
@@ -427,9 +441,10 @@ class CrmMailSetupWizard(models.TransientModel):
             **values,
         }
         if account:
-            account.write(values)
+            account.check_access("write")
+            account.sudo().write(values)
         else:
-            account = Account.create(values)
+            account = Account.sudo().create({**values, "company_id": self.env.company.id}).sudo(False)
         return account
 
     def _outgoing_server_values(self):
