@@ -8,7 +8,7 @@ import re
 
 import imapclient
 
-from .errors import MailConnectionError, TlsError
+from .errors import MailConnectionError, ProtocolError, TlsError
 from .refusals import imap_refusal, is_microsoft
 from .security import Security, tls_context, translate_socket_errors
 
@@ -179,6 +179,9 @@ class _refusals:
         if exc is None or isinstance(exc, MailConnectionError):
             return False
         s = self.settings
+        if isinstance(exc, imaplib.IMAP4.abort) and str(exc).startswith("unexpected response"):
+            # Something that is not an IMAP server answered (e.g. an SMTP greeting).
+            raise ProtocolError(PROTOCOL, s.host, s.port, None, _server_text(exc)[0]) from None
         if isinstance(exc, imaplib.IMAP4.error):  # imapclient's errors are its subclasses
             text, status = _server_text(exc)
             if isinstance(exc, imaplib.IMAP4.abort) and not status:

@@ -280,6 +280,9 @@ class TestRefusedSenderTour(HttpCase):
             groups="sales_team.group_sale_salesman",
         )
         # The scripted servers' free ports stand in for the usual 993 and 587.
+        cls.env["ir.config_parameter"].sudo().set_param(
+            "crm_mail_sync.allowed_ports", f"{cls.imap.port},{cls.smtp.port}"
+        )
         Default = cls.env["ir.default"]
         Default.set("crm.mail.setup.wizard", "imap_port", cls.imap.port, user_id=cls.salesman.id)
         Default.set("crm.mail.setup.wizard", "smtp_port", cls.smtp.port, user_id=cls.salesman.id)
