@@ -43,6 +43,7 @@ from latency_proxy import LatencyProxy  # noqa: E402
 from mailsync.testing.dovecot import DovecotServer  # noqa: E402
 
 FETCHMAIL_USER, SYNC_USER, ENGINE_USER = "fetchmail@bench.example", "sync@bench.example", "engine@bench.example"
+MEMORY_USER = "memory@bench.example"
 IDLE_USERS = [f"idle{n}@bench.example" for n in range(100)]
 PASSWORD = "bench-password"
 CUSTOMER_DOMAINS = ["acme.example", "globex.example", "initech.example", "umbrella.example", "hooli.example"]
@@ -83,6 +84,29 @@ def build_messages(count, contacts, owner, seed=42):
             message.add_attachment(attachment, maintype="application", subtype="pdf", filename=f"quote{n}.pdf")
         messages.append(message.as_bytes())
     return messages
+
+
+def heavy_messages(owner, big_mb=100, attachments=1000):
+    """The messages that test memory: one of ``big_mb`` MB and one with
+    ``attachments`` attachments of 20 KB, both from a CRM contact."""
+    rng = random.Random(7)
+    result = []
+    big = EmailMessage()
+    big["From"], big["To"], big["Subject"] = contact_email(1), owner, "The whole catalogue"
+    big["Message-ID"] = make_msgid("big", "bench.example")
+    big["Date"] = format_datetime(datetime.datetime.now(datetime.UTC))
+    big.set_content("The catalogue is attached.")
+    big.add_attachment(rng.randbytes(big_mb * 1024 * 1024), maintype="application", subtype="pdf", filename="c.pdf")
+    result.append(big.as_bytes())
+    many = EmailMessage()
+    many["From"], many["To"], many["Subject"] = contact_email(2), owner, "Every invoice of the year"
+    many["Message-ID"] = make_msgid("many", "bench.example")
+    many["Date"] = format_datetime(datetime.datetime.now(datetime.UTC))
+    many.set_content("All of them.")
+    for n in range(attachments):
+        many.add_attachment(rng.randbytes(20 * 1024), maintype="application", subtype="pdf", filename=f"i{n}.pdf")
+    result.append(many.as_bytes())
+    return result
 
 
 def seed(server, login, messages, folder="INBOX"):
@@ -214,6 +238,36 @@ def phase_b(args):
         return {"seconds": elapsed, "messages": args.messages, "stored": cr.fetchone()[0]}
 
 
+def phase_r(args):
+    """Memory: our cron on a mailbox holding a 100 MB message and a
+    1,000-attachment message besides ordinary mail (default size limits)."""
+    odoo, registry = odoo_env(args)
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        user = env["res.users"].create({"name": "Memory Seller", "login": "memory-seller", "email": MEMORY_USER})
+        account = env["crm.mail.account"].create(
+            {
+                "email": MEMORY_USER,
+                "user_id": user.id,
+                "imap_host": "127.0.0.1",
+                "imap_port": args.port,
+                "imap_security": "none",
+                "imap_login": MEMORY_USER,
+                "imap_password": PASSWORD,
+                "state": "connected",
+                "sync_window_days": 365,
+            }
+        )
+        cr.commit()
+        started = time.perf_counter()
+        account._cron_sync(budget_seconds=10**6)
+        elapsed = time.perf_counter() - started
+        cr.execute("SELECT count(*) FROM crm_mail_interaction WHERE account_id = %s", [account.id])
+        stored = cr.fetchone()[0]
+        cr.execute("SELECT count(*) FROM crm_mail_skipped_message WHERE account_id = %s", [account.id])
+        return {"seconds": elapsed, "stored": stored, "skipped": cr.fetchone()[0]}
+
+
 def phase_c(args):
     """The ceiling: every message fetched in batches and parsed, no Odoo."""
     from mailsync.imap import ImapSettings, connect
@@ -272,7 +326,7 @@ def phase_m(args):
     return {"seconds": elapsed, "messages": len(headers), "matched": matched, "contacts": args.contacts}
 
 
-PHASES = {"a": phase_a, "b": phase_b, "c": phase_c, "d": phase_d, "m": phase_m}
+PHASES = {"a": phase_a, "b": phase_b, "c": phase_c, "d": phase_d, "m": phase_m, "r": phase_r}
 
 
 def run_phase(args, phase, port, db):
@@ -311,7 +365,7 @@ def main():
     os.environ.setdefault("CRM_MAIL_SYNC_KEY", _bench_key())
     print(f"Seeding {args.messages} messages ...", file=sys.stderr)
     messages = build_messages(args.messages, args.sync_contacts, SYNC_USER)
-    users = {login: PASSWORD for login in (FETCHMAIL_USER, SYNC_USER, ENGINE_USER, *IDLE_USERS)}
+    users = {login: PASSWORD for login in (FETCHMAIL_USER, SYNC_USER, ENGINE_USER, MEMORY_USER, *IDLE_USERS)}
     results = {}
     with DovecotServer(users=users, extra_config="mail_fsync = never\n") as dovecot:
         for login in (FETCHMAIL_USER, SYNC_USER, ENGINE_USER):
@@ -337,6 +391,14 @@ def main():
                     client.select_folder("INBOX")
                     client.remove_flags(client.search(["ALL"]), [b"\\Seen"])
                     client.logout()
+        print("Memory benchmark ...", file=sys.stderr)
+        seed(dovecot, MEMORY_USER, messages[:200])
+        for heavy in heavy_messages(MEMORY_USER):
+            seed(dovecot, MEMORY_USER, [heavy])
+        args.db = "crm_mail_sync_bench_memory"
+        prepare_database(args, args.sync_contacts)
+        results["memory"] = run_phase(args, "r", dovecot.port, args.db)
+        results["memory"]["baseline_rss_mb"] = results["loopback"]["b"]["peak_rss_mb"]
         print("Matching benchmark ...", file=sys.stderr)
         args.db = "crm_mail_sync_bench_match"
         prepare_database(args, args.contacts)
@@ -366,7 +428,7 @@ def render(args, results):
         f"from {args.sync_contacts} CRM contacts.",
         "",
     ]
-    for label in [key for key in results if key != "matching"]:
+    for label in [key for key in results if key not in ("matching", "memory")]:
         r = results[label]
         if "b" not in r:
             continue
@@ -387,6 +449,18 @@ def render(args, results):
             "",
             f"Ratios: **b/a = {rate['b'] / rate['a']:.1f}** (target >= 10), "
             f"**b/c = {rate['b'] / rate['c']:.2f}** (target >= 0.4).",
+            "",
+        ]
+    r = results.get("memory")
+    if r:
+        lines += [
+            "## Memory",
+            "",
+            "200 ordinary messages plus a 100 MB message and a message with 1,000 attachments of 20 KB, all "
+            f"from CRM contacts, default limits (messages above 50 MB logged from their headers, attachments "
+            f"above 25 MB noted): **peak RSS {r['peak_rss_mb']:.0f} MB** (target < 300 MB; the same sync "
+            f"of ordinary mail, phase b on loopback: {r['baseline_rss_mb']:.0f} MB), {r['stored']} logged, "
+            f"{r['skipped']} not logged, {r['seconds']:.1f} s.",
             "",
         ]
     m = results["matching"]
