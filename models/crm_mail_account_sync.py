@@ -22,6 +22,7 @@ from ..mailsync.imap_sync import (
     poll,
     sent_folder_candidates,
 )
+from .crm_mail_secret_mixin import EncryptionKeyError
 from .mail_error_messages import describe
 
 _logger = logging.getLogger(__name__)
@@ -300,7 +301,16 @@ class CrmMailAccount(models.Model):
         except engine_errors.MailConnectionError as error:
             account._sync_failed(describe(self.env, error), auth=error.counts_as_sign_in_failure)
             return
-        except UserError as error:  # e.g. the Microsoft sign-in expired, or no encryption key
+        except EncryptionKeyError as error:
+            # The administrator's configuration, not the owner's sign-in:
+            # shown once to administrators, the mailbox waits (no failure
+            # counted, never paused, no email).
+            account._rollback()
+            _logger.warning("Mailbox %s not synced: %s", account.id, error.args[0])
+            account.write({"next_sync": fields.Datetime.now() + SYNC_INTERVAL})
+            account._commit()
+            return
+        except UserError as error:  # e.g. the Microsoft sign-in expired
             account._sync_failed(error.args[0], auth=True)
             return
         except Exception:
