@@ -5,6 +5,7 @@ from . import test_graph_outgoing as test_graph_outgoing
 from . import test_install as test_install
 from . import test_interaction_log as test_interaction_log
 from . import test_ir_mail_server as test_ir_mail_server
+from . import test_key_banner_tour as test_key_banner_tour
 from . import test_mail_account as test_mail_account
 from . import test_mailbox_sync as test_mailbox_sync
 from . import test_microsoft_sign_in as test_microsoft_sign_in
