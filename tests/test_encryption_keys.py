@@ -3,7 +3,10 @@ key is one error for the administrators, never the owners' failed sign-ins;
 the cron goes on with what it can decrypt; re-encryption retires old keys.
 Real Dovecot; the cron's commits are savepoints (see test_mailbox_sync)."""
 
+import contextlib
+import io
 import os
+import re
 from unittest.mock import patch
 
 from odoo import fields
@@ -165,3 +168,19 @@ class TestEncryptionKeys(MailSyncCase):
     def test_only_an_administrator_reencrypts(self):
         with self.assertRaises(AccessError):
             self.env["crm.mail.secret.mixin"].with_user(self.salesman)._reencrypt_secrets()
+
+    def test_the_documented_shell_one_liner_reencrypts(self):
+        """The ``odoo-bin shell`` one-liner of the README, run as the shell runs
+        it (``env`` as superuser; its commit is the test's savepoint)."""
+        readme = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
+        with open(readme, encoding="utf-8") as file:
+            one_liner = re.search(r"echo '(.+?)'", file.read()).group(1)
+        self.assertIn("_reencrypt_secrets()", one_liner)
+        printed = io.StringIO()
+        with (
+            self.keys(secrets.generate_key(), self.encryption_key),
+            patch.object(type(self.env.cr), "commit", lambda _cr: None),
+            contextlib.redirect_stdout(printed),
+        ):
+            exec(one_liner, {"env": self.env})  # noqa: S102 - the documented command itself
+        self.assertRegex(printed.getvalue(), r"\{'reencrypted': 6, 'current': 0, 'failed': 0\}")
