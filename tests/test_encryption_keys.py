@@ -179,7 +179,7 @@ class TestEncryptionKeys(MailSyncCase):
         printed = io.StringIO()
         with (
             self.keys(secrets.generate_key(), self.encryption_key),
-            patch.object(type(self.env.cr), "commit", lambda _cr: None),
+            patch.object(self.env.cr, "commit", lambda: None),
             contextlib.redirect_stdout(printed),
         ):
             exec(one_liner, {"env": self.env})  # noqa: S102 - the documented command itself
