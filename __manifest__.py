@@ -50,6 +50,9 @@
     "post_init_hook": "post_init_hook",
     "uninstall_hook": "uninstall_hook",
     "assets": {
+        "web.assets_backend": [
+            "crm_mail_sync/static/src/views/**/*",
+        ],
         "web.assets_tests": [
             "crm_mail_sync/static/tests/tours/**/*",
         ],

@@ -49,8 +49,19 @@ def external_keys(headers, scope):
     return {key for key in headers.participants() if scope.is_external(key)}
 
 
-def direction(headers, scope):
-    """``"sent"`` when the mailbox owner (or the company) sent it, else ``"received"``."""
+INBOX_ROLE, SENT_ROLE = "inbox", "sent"  # the folder roles of mailsync.imap_sync
+
+
+def direction(headers, scope, role=None):
+    """``"sent"`` or ``"received"``. The folder decides where it is known
+    (``role``: ``"inbox"`` -> received, ``"sent"`` -> sent): a message in
+    the inbox is never "sent" because its From names the owner, which anyone
+    can write. Elsewhere (``role`` None), ``"sent"`` when the From is the
+    mailbox owner's or the company's."""
+    if role == INBOX_ROLE:
+        return RECEIVED
+    if role == SENT_ROLE:
+        return SENT
     sender = headers.sender[0][1] if headers.sender else None
     if sender and (sender in scope.own_addresses or sender.rsplit("@", 1)[1] in scope.internal_domains):
         return SENT

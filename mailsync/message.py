@@ -334,7 +334,9 @@ class Headers:
     bounded ``"<...>"`` ids; ``identity``: the message's key (its Message-ID, else
     ``sha256:HEX`` of its main headers), at most 1,000 bytes; ``date``: aware UTC
     datetime in 1970..2200 or None; ``sender``/``to``/``cc``/``bcc``: tuples of
-    ``(display name, matching key)``."""
+    ``(display name, matching key)``; ``authentication_results``: the raw
+    values of the ``Authentication-Results`` headers (RFC 8601), top first
+    (read by ``mailsync.authentication``)."""
 
     message_id: str
     identity: str
@@ -346,6 +348,7 @@ class Headers:
     bcc: tuple
     in_reply_to: str
     references: tuple
+    authentication_results: tuple = ()
 
     def participants(self):
         return {key for _name, key in (*self.sender, *self.to, *self.cc, *self.bcc)}
@@ -440,6 +443,9 @@ def _headers_of(message, raw):
         bcc=addresses("Bcc"),
         in_reply_to=normalize_message_id(_raw_header(message, "In-Reply-To")),
         references=_message_ids(_raw_header(message, "References")),
+        authentication_results=tuple(
+            str(value)[:MAX_HEADER_CHARS] for value in (message.get_all("Authentication-Results") or [])[:20]
+        ),
     )
 
 

@@ -64,6 +64,29 @@ class DecryptionFailed(SecretsError):
         )
 
 
+class UnknownKey(DecryptionFailed):
+    """The token was encrypted with a key that is not (or no longer) configured:
+    a configuration problem, not a wrong secret."""
+
+    code = "unknown_key"
+
+    def __init__(self, key_id):
+        MailSyncError.__init__(
+            self,
+            f"A stored secret was encrypted with key {key_id}, which is not among the configured keys: "
+            "put that key back in the configuration (after the current one), or enter the secret again.",
+        )
+        self.key_id = key_id
+
+
+def token_key_id(token):
+    """The key id a token names (``v1:<key id>:...``), or None for anything
+    that is not a token of this module."""
+    if not is_encrypted(token):
+        return None
+    return token.split(":", 2)[1]
+
+
 def generate_key():
     """A new random key, as text to paste into the configuration."""
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
@@ -108,14 +131,21 @@ class SecretBox:
         return f"{VERSION}:{self._current}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
 
     def decrypt(self, token, context=""):
+        """The clear text of ``token``.
+
+        :raises UnknownKey: the token names a key that is not configured
+        :raises DecryptionFailed: anything else (altered, copied, not a token)
+        """
         try:
             version, key_id, payload = token.split(":", 2)
             blob = base64.urlsafe_b64decode(payload.encode())
         except (AttributeError, ValueError, binascii.Error):
             raise DecryptionFailed() from None
-        cipher = self._ciphers.get(key_id)
-        if version != VERSION or cipher is None or len(blob) <= _NONCE_BYTES:
+        if version != VERSION or len(blob) <= _NONCE_BYTES:
             raise DecryptionFailed()
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            raise UnknownKey(key_id)
         try:
             plaintext = cipher.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], context.encode())
         except InvalidTag:
@@ -128,6 +158,16 @@ class SecretBox:
 
     def needs_rotation(self, token):
         return not token.startswith(f"{VERSION}:{self._current}:")
+
+    @property
+    def current_key_id(self):
+        """The id of the key that encrypts (the first one)."""
+        return self._current
+
+    def knows(self, token):
+        """Whether one of the configured keys is the one ``token`` names
+        (says nothing about the token being intact)."""
+        return token_key_id(token) in self._ciphers
 
 
 def is_encrypted(value):

@@ -22,6 +22,7 @@ from ..mailsync.imap_sync import (
     poll,
     sent_folder_candidates,
 )
+from .crm_mail_secret_mixin import EncryptionKeyError
 from .mail_error_messages import describe
 
 _logger = logging.getLogger(__name__)
@@ -300,7 +301,16 @@ class CrmMailAccount(models.Model):
         except engine_errors.MailConnectionError as error:
             account._sync_failed(describe(self.env, error), auth=error.counts_as_sign_in_failure)
             return
-        except UserError as error:  # e.g. the Microsoft sign-in expired, or no encryption key
+        except EncryptionKeyError as error:
+            # The administrator's configuration, not the owner's sign-in:
+            # shown once to administrators, the mailbox waits (no failure
+            # counted, never paused, no email).
+            account._rollback()
+            _logger.warning("Mailbox %s not synced: %s", account.id, error.args[0])
+            account.write({"next_sync": fields.Datetime.now() + SYNC_INTERVAL})
+            account._commit()
+            return
+        except UserError as error:  # e.g. the Microsoft sign-in expired
             account._sync_failed(error.args[0], auth=True)
             return
         except Exception:
@@ -513,7 +523,9 @@ class CrmMailAccount(models.Model):
             record = record_of[id(headers)]
             if record.size > max_message:
                 content = self._oversized_content(headers, record.size, max_message)
-                logged |= self._log_isolated(batch.folder, uidvalidity, [(record, content, partners, leads)])[0]
+                logged |= self._log_isolated(
+                    batch.folder, uidvalidity, [(record, content, partners, leads)], role=batch.role
+                )[0]
                 continue
             chunk.append((record, headers, partners, leads))
             chunk_bytes += record.size
@@ -541,14 +553,15 @@ class CrmMailAccount(models.Model):
                 continue
             items.append((record, content, partners, leads))
         del bodies
-        return self._log_isolated(batch.folder, uidvalidity, items)[0]
+        return self._log_isolated(batch.folder, uidvalidity, items, role=batch.role)[0]
 
-    def _log_isolated(self, folder, uidvalidity, items):
+    def _log_isolated(self, folder, uidvalidity, items, role=None):
         """Log ``items`` (``[(record, content, partner ids, lead ids)]``, where
         a record has ``uid`` and ``size``) in one go; if that fails, one by
         one, so that a message that cannot be logged is recorded as skipped
         and costs only itself. Database connection and serialization failures
-        are not the message's fault: they propagate.
+        are not the message's fault: they propagate. ``role``: the folder's
+        (``"inbox"``, ``"sent"``), which decides the direction.
 
         Returns ``(new interactions, records skipped)``."""
         Interaction = self.env["crm.mail.interaction"].sudo()
@@ -556,14 +569,14 @@ class CrmMailAccount(models.Model):
             return Interaction.browse(), []
         try:
             with self.env.cr.savepoint():
-                return Interaction._log(self, [item[1:] for item in items]), []
+                return Interaction._log(self, [item[1:] for item in items], role=role), []
         except (psycopg2.OperationalError, psycopg2.InterfaceError):
             raise
         except Exception as error:  # noqa: BLE001 - mail from strangers: isolate, record, go on
             if len(items) > 1:
                 logged, skipped = Interaction.browse(), []
                 for item in items:
-                    one_logged, one_skipped = self._log_isolated(folder, uidvalidity, [item])
+                    one_logged, one_skipped = self._log_isolated(folder, uidvalidity, [item], role=role)
                     logged |= one_logged
                     skipped += one_skipped
                 return logged, skipped
@@ -621,8 +634,10 @@ class CrmMailAccount(models.Model):
             found = account._fetch_again({folder: entries.mapped("uid") for folder, entries in by_folder.items()})
         except engine_errors.MailConnectionError as error:
             raise UserError(describe(self.env, error)) from None
+        folder_states = SyncState.from_json(account.sync_state).folders if account.sync_state else {}
         for folder, entries in by_folder.items():
             uidvalidity, bodies = found.get(folder, ("", {}))
+            role = folder_states[folder].role if folder in folder_states else None
             for entry in entries:
                 raw = bodies.get(entry.uid) if uidvalidity == entry.uidvalidity else None
                 if raw is None:
@@ -645,7 +660,9 @@ class CrmMailAccount(models.Model):
                 logged, still = Interaction.browse(), []
                 if matches:
                     _headers, partners, leads = matches[0]
-                    logged, still = account._log_isolated(folder, uidvalidity, [(record, content, partners, leads)])
+                    logged, still = account._log_isolated(
+                        folder, uidvalidity, [(record, content, partners, leads)], role=role
+                    )
                 if still:
                     failed += 1
                 else:

@@ -6,10 +6,15 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.tools import SQL, escape_psql, format_datetime, plaintext2html
 
-from ..mailsync import matching
+from ..mailsync import authentication, matching
 from ..mailsync.addresses import normalize, parse_header_addresses
 
 DIRECTIONS = [(matching.RECEIVED, "Received"), (matching.SENT, "Sent")]
+SENDER_CHECKS = [
+    (authentication.PASS, "Verified"),
+    (authentication.FAIL, "Unverified sender"),
+    (authentication.NONE, "Not checked"),
+]
 
 
 class CrmMailInteraction(models.Model):
@@ -48,6 +53,14 @@ class CrmMailInteraction(models.Model):
     direction = fields.Selection(DIRECTIONS, required=True, readonly=True)
     date = fields.Datetime(readonly=True, index=True)
     sender = fields.Char("From", readonly=True)
+    sender_check = fields.Selection(
+        SENDER_CHECKS,
+        "Sender Check",
+        default=authentication.NONE,
+        readonly=True,
+        help="What the receiving mail server found when it checked the sender (DMARC, else SPF and DKIM): "
+        "“Unverified sender” means the From may be forged.",
+    )
     recipients = fields.Char("To", readonly=True)
     cc = fields.Char("Cc", readonly=True)
     body = fields.Html(readonly=True)
@@ -209,13 +222,17 @@ class CrmMailInteraction(models.Model):
 
     # -- logging ---------------------------------------------------------
     @api.model
-    def _log(self, account, items):
+    def _log(self, account, items, role=None):
         """Log ``[(content, partner ids, lead ids)]`` (``content`` a
         ``mailsync.message.Content``) for the mailbox's owner; messages already
-        logged for that owner are skipped. Returns the new interactions."""
+        logged for that owner are skipped. ``role``: the folder's (``"inbox"``,
+        ``"sent"``, or None), which decides the direction. A received message
+        gets the receiving server's verdict on its sender
+        (``mailsync.authentication``). Returns the new interactions."""
         self = self.sudo()
         owner = account.user_id
         scope = account._matching_scope()
+        trusted = account._trusted_authserv_ids()
         keys = [content.headers.identity for content, _partners, _leads in items]
         done = set(
             self.with_context(active_test=False)
@@ -229,6 +246,10 @@ class CrmMailInteraction(models.Model):
                 continue
             done.add(headers.identity)
             contents.append(content)
+            direction = matching.direction(headers, scope, role)
+            check = authentication.NONE
+            if direction == matching.RECEIVED:
+                check = authentication.verdict(headers.authentication_results, trusted)
             vals_list.append(
                 {
                     "subject": headers.subject,
@@ -239,7 +260,8 @@ class CrmMailInteraction(models.Model):
                     "account_id": account.id,
                     "company_id": account.company_id.id,
                     "sharing": account.sharing,
-                    "direction": matching.direction(headers, scope),
+                    "direction": direction,
+                    "sender_check": check,
                     "date": headers.date.replace(tzinfo=None) if headers.date else fields.Datetime.now(),
                     "sender": _format_addresses(headers.sender),
                     "recipients": _format_addresses(headers.to),
@@ -319,12 +341,16 @@ class CrmMailInteraction(models.Model):
 
     def _authors(self):
         """``{interaction id: author partner id}``: the owner for sent mail, the
-        sender's contact (main or secondary address) for received mail."""
+        sender's contact (main or secondary address) for received mail, no
+        one for a received email whose sender failed the check (its From may
+        be forged: the entry shows the From as written, as no contact's)."""
         keys = {}
         authors = {}
         for interaction in self:
             if interaction.direction == matching.SENT and interaction.owner_id:
                 authors[interaction.id] = interaction.owner_id.partner_id.id
+            elif interaction.sender_check == authentication.FAIL:
+                authors[interaction.id] = False
             elif interaction.sender:
                 keys[interaction.id] = normalize(interaction.sender.rsplit("<", 1)[-1].rstrip(">"))
         if keys:
@@ -349,7 +375,18 @@ class CrmMailInteraction(models.Model):
         lines = [(self.env._("From"), self.sender), (self.env._("To"), self.recipients), (self.env._("Cc"), self.cc)]
         shown = Markup("<br/>").join(Markup("<b>%s:</b> %s") % (label, value) for label, value in lines if value)
         when = format_datetime(self.env, self.date) if self.date else ""
-        return Markup('<p class="o_crm_mail_sync_header text-muted small">%s<br/>%s</p>') % (shown, when)
+        header = Markup('<p class="o_crm_mail_sync_header text-muted small">%s<br/>%s</p>') % (shown, when)
+        if self.sender_check == authentication.FAIL:
+            header = (
+                Markup('<p class="o_crm_mail_sync_unverified alert alert-danger small mb-1" role="alert">%s</p>')
+                % self.env._(
+                    "Unverified sender: the receiving mail server could not confirm that this email comes from "
+                    "%(sender)s. Its From may be forged: check with the sender by other means before acting on it.",
+                    sender=self.sender or "",
+                )
+                + header
+            )
+        return header
 
     def _update_chatters(self):
         """After links change (e.g. a new opportunity): an entry in every chatter."""

@@ -1,5 +1,8 @@
 from odoo import api, fields, models
 
+from ..mailsync import secrets
+from .crm_mail_secret_mixin import KEY_OPTION, EncryptionKeyError
+
 SECRET_PARAM = "crm_mail_sync.microsoft_client_secret"  # noqa: S105 - a parameter key, not a secret
 GOOGLE_SECRET_PARAM = "crm_mail_sync.google_client_secret"  # noqa: S105 - a parameter key, not a secret
 
@@ -34,6 +37,12 @@ class ResConfigSettings(models.TransientModel):
         help="Stored encrypted; never shown again once saved.",
     )
     crm_mail_sync_google_client_secret_set = fields.Boolean(compute="_compute_client_secrets_set")
+    crm_mail_sync_key_error = fields.Text("Encryption Key Error", compute="_compute_crm_mail_sync_key_error")
+
+    @api.depends_context("uid")
+    def _compute_crm_mail_sync_key_error(self):
+        error = self.env["crm.mail.secret.mixin"]._encryption_key_error() if self.env.user._is_system() else False
+        self.crm_mail_sync_key_error = error
 
     def _compute_client_secrets(self):
         # A secret never reads back.
@@ -59,9 +68,72 @@ class ResConfigSettings(models.TransientModel):
             self.env["ir.config_parameter"].sudo().set_param(param, self._secret_box().encrypt(value, param))
 
     @api.model
+    def _crm_mail_sync_secret_params(self):
+        """The system parameters holding encrypted secrets (see
+        ``crm.mail.secret.mixin._stored_secrets``)."""
+        return [SECRET_PARAM, GOOGLE_SECRET_PARAM]
+
+    @api.model
+    def _crm_mail_sync_secret_param_label(self, param):
+        field = {
+            SECRET_PARAM: "crm_mail_sync_microsoft_client_secret",
+            GOOGLE_SECRET_PARAM: "crm_mail_sync_google_client_secret",
+        }.get(param)
+        return self._fields[field]._description_string(self.env) if field else param
+
+    @api.model
     def _client_secret(self, param):
+        """The clear client secret stored in ``param``, or "".
+
+        :raises EncryptionKeyError: it cannot be decrypted (its key is no
+            longer configured, or it was altered): a configuration error
+        """
         token = self.env["ir.config_parameter"].sudo().get_param(param)
-        return self._secret_box().decrypt(token, param) if token else ""
+        if not token:
+            return ""
+        try:
+            return self._secret_box().decrypt(token, param)
+        except secrets.DecryptionFailed:
+            raise EncryptionKeyError(
+                self.env._(
+                    "The stored %(field)s cannot be decrypted with the configured encryption keys. An "
+                    "administrator must put its key back in the option %(option)s (after the current key) "
+                    "and restart Odoo, or enter the secret again in CRM settings, under Mail Sync.",
+                    field=self._crm_mail_sync_secret_param_label(param),
+                    option=KEY_OPTION,
+                )
+            ) from None
+
+    def action_crm_mail_sync_reencrypt(self):
+        """Re-encrypt every stored mail secret with the first key; say how many."""
+        counts = self.env["crm.mail.secret.mixin"]._reencrypt_secrets()
+        message = self.env._(
+            "%(reencrypted)s stored secrets re-encrypted with the first key, %(current)s already were.",
+            reencrypted=counts["reencrypted"],
+            current=counts["current"],
+        )
+        if counts["failed"]:
+            message += " " + self.env._(
+                "%(failed)s cannot be decrypted with the configured keys: put their key back and run this "
+                "again, or enter them again. Keep the other keys until then.",
+                failed=counts["failed"],
+            )
+        else:
+            message += " " + self.env._(
+                "Every stored secret is now under the first key: the other keys can be removed from the "
+                "option %(option)s.",
+                option=KEY_OPTION,
+            )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "message": message,
+                "type": "warning" if counts["failed"] else "success",
+                "sticky": True,
+                "next": {"type": "ir.actions.client", "tag": "reload"},
+            },
+        }
 
     @api.model
     def _crm_mail_sync_microsoft_client_secret(self):

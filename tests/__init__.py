@@ -1,14 +1,17 @@
 from . import test_create_opportunity as test_create_opportunity
+from . import test_encryption_keys as test_encryption_keys
 from . import test_google_sign_in as test_google_sign_in
 from . import test_graph_outgoing as test_graph_outgoing
 from . import test_install as test_install
 from . import test_interaction_log as test_interaction_log
 from . import test_ir_mail_server as test_ir_mail_server
+from . import test_key_banner_tour as test_key_banner_tour
 from . import test_mail_account as test_mail_account
 from . import test_mailbox_sync as test_mailbox_sync
 from . import test_microsoft_sign_in as test_microsoft_sign_in
 from . import test_provider_refusals as test_provider_refusals
 from . import test_security_boundary as test_security_boundary
+from . import test_sender_authentication as test_sender_authentication
 from . import test_setup_wizard as test_setup_wizard
 from . import test_sync_resilience as test_sync_resilience
 from . import test_translations as test_translations

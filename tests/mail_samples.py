@@ -51,12 +51,11 @@ def raw_email(
 class MemoryBatch:
     """A batch as the IMAP sync hands it over (``mailsync.imap_sync.Batch``),
     for messages held in memory: UIDs 1, 2, ... in order; ``fetched`` lists
-    the UIDs whose bodies were downloaded."""
+    the UIDs whose bodies were downloaded. ``role``: the folder's (``"inbox"``
+    or ``"sent"``), which decides the direction."""
 
-    folder = "INBOX"
-    role = "inbox"
-
-    def __init__(self, raws):
+    def __init__(self, raws, folder="INBOX", role="inbox"):
+        self.folder, self.role = folder, role
         self.raws = dict(enumerate(raws, start=1))
         self.records = [
             HeaderRecord(

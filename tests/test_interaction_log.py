@@ -52,9 +52,10 @@ class InteractionCase(TransactionCase):
             )
         )
 
-    def ingest(self, account, *raws):
-        """What the sync does with a batch: headers first, bodies of matches."""
-        batch = MemoryBatch(raws)
+    def ingest(self, account, *raws, role="inbox"):
+        """What the sync does with a batch of the inbox (or of the sent folder,
+        ``role="sent"``): headers first, bodies of matches."""
+        batch = MemoryBatch(raws, folder="Sent" if role == "sent" else "INBOX", role=role)
         logged = account._ingest(batch)
         return logged, batch.fetched
 
@@ -96,7 +97,7 @@ class TestInteractionLog(InteractionCase):
 
     def test_sent_mail_is_logged_as_sent(self):
         raw = raw_email("sam@ourcompany.example", "BEA@customer.example", subject="Our quote")
-        logged, _fetched = self.ingest(self.sam_box, raw)
+        logged, _fetched = self.ingest(self.sam_box, raw, role="sent")
         self.assertEqual((logged.direction, logged.partner_ids), ("sent", self.customer))
         entry = self.chatter(self.customer).filtered("crm_mail_interaction_id")
         self.assertEqual(entry.author_id, self.sam.partner_id)

@@ -91,12 +91,12 @@ class TestMailboxSync(MailSyncCase):
         original_log = Interaction._log
         calls = []
 
-        def dying_log(model, account, items):
+        def dying_log(model, account, items, **kwargs):
             calls.append(len(items))
             if len(calls) == 2:  # the worker dies half-way through the second batch
-                original_log(model, account, items[:1])
+                original_log(model, account, items[:1], **kwargs)
                 raise Killed()
-            return original_log(model, account, items)
+            return original_log(model, account, items, **kwargs)
 
         # Not assertRaises: its savepoint would be released by the sync's own "commits".
         with (

@@ -91,7 +91,7 @@ class TestEmailsTour(HttpCase, InteractionCase):
             self.sam_box, raw_email("Bea <bea@customer.example>", self.sam.email, subject="Order of 500 chairs")
         )
         tina_box = self.mailbox(self.tina, "team")
-        self.ingest(tina_box, raw_email(self.tina.email, "bea@customer.example", subject="Delivery dates"))
+        self.ingest(tina_box, raw_email(self.tina.email, "bea@customer.example", subject="Delivery dates"), role="sent")
         self.start_tour(f"/odoo/contacts/{self.customer.id}", "crm_mail_sync_emails", login="sam")
         lead = self.env["crm.lead"].search([("name", "=", "Order of 500 chairs")])
         self.assertEqual((lead.type, lead.partner_id, lead.user_id), ("opportunity", self.customer, self.sam))

@@ -36,6 +36,15 @@ class CrmMailCreateOpportunity(models.TransientModel):
     team_id = fields.Many2one("crm.team", "Sales Team")
     description = fields.Text()
     existing_lead_id = fields.Many2one("crm.lead", "Already an Opportunity", readonly=True)
+    unverified_sender = fields.Boolean(
+        compute="_compute_unverified_sender", help="One of the emails failed the receiving server's sender check."
+    )
+    confirm_unverified = fields.Boolean("Unverified Sender Checked")
+
+    @api.depends("interaction_ids")
+    def _compute_unverified_sender(self):
+        for wizard in self:
+            wizard.unverified_sender = any(check == "fail" for check in wizard.interaction_ids.mapped("sender_check"))
 
     @api.model
     def default_get(self, fields_list):
@@ -90,6 +99,13 @@ class CrmMailCreateOpportunity(models.TransientModel):
         """Create the opportunity, link the conversation, open it."""
         self.ensure_one()
         self.interaction_ids.check_access("read")
+        if self.unverified_sender and not self.confirm_unverified:
+            raise UserError(
+                self.env._(
+                    "The sender of this email could not be verified: its From may be forged. Check with the "
+                    "sender by other means, then tick “I checked: create the opportunity anyway”."
+                )
+            )
         partner = self._customer()
         lead = self.env["crm.lead"].create(
             {

@@ -45,3 +45,10 @@ def test_a_public_mailbox_domain_is_not_internal_unless_said_so():
     scope = Scope.build(own_addresses=["sam.seller@gmail.com"])
     message = headers("bea@gmail.com", "sam.seller@gmail.com")
     assert external_keys(message, scope) == {"bea@gmail.com"}
+
+
+def test_the_folder_decides_the_direction_not_the_from_anyone_can_write():
+    forged = headers("Sam <sam@ourcompany.example>", "sam@ourcompany.example")  # in the inbox: someone else sent it
+    assert direction(forged, SCOPE, role="inbox") == RECEIVED
+    assert direction(headers("bea@customer.example", "sam@ourcompany.example"), SCOPE, role="sent") == SENT
+    assert direction(forged, SCOPE) == SENT  # no folder known: the From decides, as before

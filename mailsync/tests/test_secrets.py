@@ -77,3 +77,25 @@ def test_invalid_key_is_reported_without_echoing_it(text):
 def test_repr_shows_no_key_material():
     key = secrets.generate_key()
     assert key not in repr(secrets.SecretBox(secrets.load_keys(key)))
+
+
+def test_a_token_under_a_removed_key_says_so_apart_from_an_altered_one():
+    old_key, new_key = secrets.generate_key(), secrets.generate_key()
+    token = secrets.SecretBox(secrets.load_keys(old_key)).encrypt("s3cret", "ctx")
+    only_new = secrets.SecretBox(secrets.load_keys(new_key))
+    assert not only_new.knows(token)
+    with pytest.raises(secrets.UnknownKey) as caught:
+        only_new.decrypt(token, "ctx")
+    assert caught.value.key_id == secrets.token_key_id(token)
+    assert "s3cret" not in str(caught.value) and old_key not in str(caught.value)
+
+    both = secrets.SecretBox(secrets.load_keys(f"{new_key},{old_key}"))
+    assert both.knows(token)
+    with pytest.raises(secrets.DecryptionFailed) as caught:
+        both.decrypt(token, "another record")  # the right key, but not this token's place
+    assert not isinstance(caught.value, secrets.UnknownKey)
+
+
+@pytest.mark.parametrize("value", [None, "", "clear password", "v1:"])
+def test_token_key_id_of_anything_else_is_none(value):
+    assert secrets.token_key_id(value) is None
