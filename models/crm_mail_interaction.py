@@ -209,12 +209,14 @@ class CrmMailInteraction(models.Model):
 
     # -- logging ---------------------------------------------------------
     @api.model
-    def _log(self, account, items):
+    def _log(self, account, items, owner=None):
         """Log ``[(content, partner ids, lead ids)]`` (``content`` a
-        ``mailsync.message.Content``) for the mailbox's owner; messages already
+        ``mailsync.message.Content``) for the mailbox's owner (or ``owner``, a
+        ``res.users`` record, possibly empty for a company-wide entry: the
+        company logging mailbox decides it per message); messages already
         logged for that owner are skipped. Returns the new interactions."""
         self = self.sudo()
-        owner = account.user_id
+        owner = account.user_id if owner is None else owner
         scope = account._matching_scope()
         keys = [content.headers.identity for content, _partners, _leads in items]
         done = set(
