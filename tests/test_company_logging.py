@@ -102,7 +102,7 @@ class TestCompanyLogging(MailSyncCase):
         entries = self.logged()
         self.assertEqual(entries.owner_id, self.salesman | self.colleague)
         self.assertEqual(set(entries.mapped("direction")), {"received"})
-        self.assertEqual(len(entries.mapped("message_key")), 1, "the same message for both")
+        self.assertEqual(len(set(entries.mapped("message_key"))), 1, "the same message for both")
         # The salesperson sees their entry under the usual sharing rules.
         mine = self.env["crm.mail.interaction"].with_user(self.salesman).search([("account_id", "=", self.box.id)])
         self.assertTrue(mine)
@@ -203,12 +203,13 @@ class TestCompanyLogging(MailSyncCase):
         subjects = [f"Order {n}" for n in range(1, 6)]
         self.queue(*(raw_email(CUSTOMER, ALICE[0], subject=subject) for subject in subjects))
         self.queue(raw_email(CUSTOMER, ALICE[0], subject="Poison"))
-        with (
-            self.poisoned_log(),
-            patch.object(engine_queue.QueueReader, "move_pending", side_effect=Killed()),
-            self.assertRaises(Killed),
-        ):
-            self.run_cron()
+        killed = False
+        with self.poisoned_log(), patch.object(engine_queue.QueueReader, "move_pending", side_effect=Killed()):
+            try:
+                self.run_cron()
+            except Killed:  # not assertRaises: its savepoint would outlive the cron's "commits"
+                killed = True
+        self.assertTrue(killed)
         self.assertEqual(len(self.logged()), 5, "the batch was logged and committed")
         self.assertEqual(len(self.folders()["INBOX"]), 6, "but nothing was moved")
         with self.poisoned_log():
