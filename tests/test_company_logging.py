@@ -4,15 +4,18 @@ received mail, forwards (attachment and inline), no match, poison, a worker
 killed between the log and the move, Validate setup, administrators only.
 The cron's commits are savepoints (see tests/common.py)."""
 
+import os
 from unittest.mock import patch
 
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import tagged
+from odoo.tests import HttpCase, tagged
 
 from odoo.addons.crm_mail_sync.mailsync import message as engine_message
 from odoo.addons.crm_mail_sync.mailsync import queue as engine_queue
+from odoo.addons.crm_mail_sync.mailsync import secrets
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE, BOB
 from odoo.addons.crm_mail_sync.mailsync.testing.dovecot import DovecotServer
+from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
 
 from .common import Killed, MailSyncCase, Transactions
 from .mail_samples import raw_email
@@ -286,3 +289,37 @@ class TestCompanyLogging(MailSyncCase):
         self.box.sudo().queue_enabled = False
         self.salesman.invalidate_recordset(["crm_mail_logging_address"])
         self.assertFalse(self.salesman.with_user(self.salesman).crm_mail_logging_address)
+
+
+@tagged("post_install", "-at_install")
+class TestCompanyLoggingTour(HttpCase):
+    """An administrator working in Spanish, a real Dovecot, an encryption key."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dovecot = cls.enterClassContext(DovecotServer(users=dict([LOG])))
+        cls.startClassPatcher(patch.dict(os.environ, {KEY_ENV: secrets.generate_key()}))
+        cls.env["res.lang"]._activate_lang("es_ES")
+        cls.env["ir.module.module"]._load_module_terms(["web", "mail", "crm", "crm_mail_sync"], ["es_ES"])
+        admin = cls.env.ref("base.user_admin")
+        admin.lang = "es_ES"
+        Default = cls.env["ir.default"]
+        for name, value in (
+            ("imap_host", cls.dovecot.host),
+            ("imap_port", cls.dovecot.port),
+            ("imap_security", "none"),
+        ):
+            Default.set("crm.mail.account", name, value, user_id=admin.id)
+        params = cls.env["ir.config_parameter"].sudo()
+        params.set_param("crm_mail_sync.allowed_ports", str(cls.dovecot.port))
+
+    def test_an_administrator_sets_up_company_logging_in_spanish(self):
+        self.start_tour("/odoo/crm-email-logging", "crm_mail_sync_company_logging_es", login="admin")
+        box = self.env["crm.mail.account"].search([("kind", "=", "queue")])
+        self.assertEqual((box.email, box.queue_enabled, box.state, box.user_id.id), (LOG[0], True, "connected", False))
+        client = self.dovecot.client(LOG[0])
+        try:
+            self.assertTrue(client.folder_exists("Archivo CRM") and client.folder_exists("Not logged"))
+        finally:
+            client.logout()
