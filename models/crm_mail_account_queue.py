@@ -374,6 +374,13 @@ class CrmMailAccount(models.Model):
     def _queue_log(self, batch, uidvalidity, record, content, internal):
         """Log one queue message for each of its owners, in a savepoint; say
         where it goes once the batch is committed."""
+        new, ok = self._queue_log_one(batch.folder, uidvalidity, record, content, internal)
+        batch.destinations[record.uid] = STORAGE if ok else NOT_LOGGED
+        return new
+
+    def _queue_log_one(self, folder, uidvalidity, record, content, internal):
+        """``(new interactions, logged or nothing to log)``: one message, in
+        a savepoint; one that cannot be logged is listed as skipped."""
         Interaction = self.env["crm.mail.interaction"].sudo()
         try:
             with self.env.cr.savepoint():
@@ -388,11 +395,23 @@ class CrmMailAccount(models.Model):
         except (psycopg2.OperationalError, psycopg2.InterfaceError):
             raise
         except Exception as error:  # noqa: BLE001 - mail from strangers: isolate, record, go on
-            self._skip(batch.folder, uidvalidity, record, error, content.headers)
-            batch.destinations[record.uid] = NOT_LOGGED
-            return Interaction.browse()
-        batch.destinations[record.uid] = STORAGE
-        return new
+            self._skip(folder, uidvalidity, record, error, content.headers)
+            return Interaction.browse(), False
+        return new, True
+
+    def _log_isolated(self, folder, uidvalidity, items):
+        """*Retry* of a logging mailbox's message: logged as the queue logs
+        it (owners, forwards), not for the mailbox's (empty) owner."""
+        if self.kind != "queue":
+            return super()._log_isolated(folder, uidvalidity, items)
+        internal = self._queue_internal_addresses()
+        logged, skipped = self.env["crm.mail.interaction"].sudo().browse(), []
+        for record, content, _partners, _leads in items:
+            new, ok = self._queue_log_one(folder, uidvalidity, record, content, internal)
+            logged |= new
+            if not ok:
+                skipped.append(record)
+        return logged, skipped
 
 
 class ResUsers(models.Model):
