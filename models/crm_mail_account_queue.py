@@ -198,7 +198,7 @@ class CrmMailAccount(models.Model):
         if problems:
             report = "\n".join(f"- {line}" for line in problems)
             self.sudo().write({"queue_report": report})
-            return self._notify(self.env._("The setup is not complete:") + "\n" + report, "warning")
+            return self._queue_notify(self.env._("The setup is not complete:") + "\n" + report, "warning")
         self.sudo().write({"queue_report": False, "state": "connected", "last_error": False})
         message_text = self.env._(
             "The setup is complete: %(queue)s is processed into %(storage)s.",
@@ -207,7 +207,13 @@ class CrmMailAccount(models.Model):
         )
         if not self.queue_enabled:
             message_text += " " + self.env._("Switch on “Enabled” to start logging.")
-        return self._notify(message_text, "success")
+        return self._queue_notify(message_text, "success")
+
+    def _queue_notify(self, text, kind):
+        """A notification, and the form shown again (its setup check is new)."""
+        action = self._notify(text, kind)
+        action["params"]["next"] = {"type": "ir.actions.client", "tag": "soft_reload"}
+        return action
 
     def action_create_queue_folders(self):
         """Create the storage and "Not logged" folders where missing, then
@@ -219,7 +225,7 @@ class CrmMailAccount(models.Model):
             with imap.connect(self._imap_settings()) as session:
                 create_folders(session, [folders.storage, folders.not_logged])
         except engine_errors.MailConnectionError as error:
-            return self._notify(describe(self.env, error), "danger")
+            return self._queue_notify(describe(self.env, error), "danger")
         return self.action_validate_setup()
 
     # -- reading the queue -------------------------------------------------

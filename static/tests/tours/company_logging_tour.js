@@ -67,8 +67,12 @@ registry.category("web_tour.tours").add("crm_mail_sync_company_logging_es", {
             run: "click",
         },
         {
-            content: "Saved, and the logging address is shown",
-            trigger: ".o_form_saved .alert-info:contains(log@example.com)",
+            content: "Saved",
+            trigger: ".o_form_view:not(:has(.o_form_button_save:visible))",
+        },
+        {
+            content: "The logging address is shown",
+            trigger: ".o_form_view .alert-info:contains(log@example.com)",
         },
     ],
 });
