@@ -37,6 +37,7 @@
         "views/crm_mail_provider_views.xml",
         "views/crm_mail_sync_menus.xml",
         "views/res_users_views.xml",
+        "views/crm_mail_account_queue_views.xml",
         "views/res_config_settings_views.xml",
         "views/ir_mail_server_views.xml",
         "views/crm_mail_interaction_views.xml",

@@ -222,15 +222,17 @@ class CrmMailInteraction(models.Model):
 
     # -- logging ---------------------------------------------------------
     @api.model
-    def _log(self, account, items, role=None):
+    def _log(self, account, items, role=None, owner=None):
         """Log ``[(content, partner ids, lead ids)]`` (``content`` a
-        ``mailsync.message.Content``) for the mailbox's owner; messages already
-        logged for that owner are skipped. ``role``: the folder's (``"inbox"``,
-        ``"sent"``, or None), which decides the direction. A received message
-        gets the receiving server's verdict on its sender
+        ``mailsync.message.Content``) for the mailbox's owner (or ``owner``, a
+        ``res.users`` record, possibly empty for a company-wide entry: the
+        company logging mailbox decides it per message); messages already
+        logged for that owner are skipped. ``role``: the folder's
+        (``"inbox"``, ``"sent"``, or None), which decides the direction. A
+        received message gets the receiving server's verdict on its sender
         (``mailsync.authentication``). Returns the new interactions."""
         self = self.sudo()
-        owner = account.user_id
+        owner = account.user_id if owner is None else owner
         scope = account._matching_scope()
         trusted = account._trusted_authserv_ids()
         keys = [content.headers.identity for content, _partners, _leads in items]
