@@ -4,6 +4,7 @@ from . import crm_mail_secret_mixin as crm_mail_secret_mixin
 from . import crm_mail_provider as crm_mail_provider
 from . import crm_mail_account as crm_mail_account
 from . import crm_mail_account_sync as crm_mail_account_sync
+from . import crm_mail_account_graph as crm_mail_account_graph
 from . import crm_mail_skipped_message as crm_mail_skipped_message
 from . import crm_mail_folder as crm_mail_folder
 from . import ir_mail_server as ir_mail_server

@@ -1,5 +1,6 @@
 from . import test_create_opportunity as test_create_opportunity
 from . import test_google_sign_in as test_google_sign_in
+from . import test_graph_mailbox as test_graph_mailbox
 from . import test_graph_outgoing as test_graph_outgoing
 from . import test_install as test_install
 from . import test_interaction_log as test_interaction_log

@@ -479,6 +479,7 @@ class GraphMail:
         refused = self._authorize(headers, mailbox)
         if refused:
             return refused
+        root = f"users/{mailbox}" if mailbox else "me"  # Graph's links keep the caller's form
         mailbox = mailbox or self.server.access_tokens[headers["Authorization"][7:].strip()]["user"]
         keyed = re.fullmatch(r"mailFolders\('AQMkAD(\w+)'\)", rest[0] if rest else "")
         if keyed:  # the links Graph returns name the folder by its id
@@ -495,7 +496,7 @@ class GraphMail:
                 "totalItemCount": len(self.folders.get(mailbox, {}).get(rest[1], [])),
             }
         if len(rest) == 4 and rest[0] == "mailFolders" and rest[2:] == ["messages", "delta"]:
-            return self.delta(mailbox, rest[1], query, headers)
+            return self.delta(mailbox, rest[1], query, headers, root)
         if len(rest) == 3 and rest[0] == "messages" and rest[2] == "$value":
             return self.value(mailbox, rest[1])
         return 400, {"error": {"code": "BadRequest", "message": "Resource not found for the segment."}}
@@ -519,7 +520,7 @@ class GraphMail:
         self.value_requests += 1
         return 200, message["raw"], {"Content-Type": "text/plain"}
 
-    def delta(self, mailbox, folder, query, headers):
+    def delta(self, mailbox, folder, query, headers, root):
         """https://learn.microsoft.com/en-us/graph/api/message-delta and
         https://learn.microsoft.com/en-us/graph/delta-query-messages: pages
         of ``value`` with ``@odata.nextLink`` (``$skiptoken``), the last
@@ -566,7 +567,7 @@ class GraphMail:
             state = {"mailbox": mailbox, "folder": folder, "since": since, "select": select, "seen": 0}
             state = self._new_round(state, mailbox, folder)
         page, rest = state["pending"][:page_size], state["pending"][page_size:]
-        base = f"{self.server.graph_url}/users/{mailbox}/mailFolders('AQMkAD{folder}')/messages/delta"
+        base = f"{self.server.graph_url}/{root}/mailFolders('AQMkAD{folder}')/messages/delta"
         body = {
             "@odata.context": f"{self.server.graph_url}/$metadata#Collection(message)",
             "value": [self._shaped(item, state["select"]) for item in page],
