@@ -14,6 +14,7 @@ from .common import Killed, MailSyncCase, Transactions
 from .mail_samples import raw_email
 
 COMPANY_BOX = "sales@yourcompany.example.com"
+TENANT_BOX = "sales@contoso.onmicrosoft.com"
 GRAPH_READ = "https://graph.microsoft.com/Mail.Read offline_access"
 
 
@@ -27,7 +28,7 @@ class TestGraphMailbox(MailSyncCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.microsoft = cls.enterClassContext(
-            OAuthServer(clients={"app-id": "app-secret-value"}, users=[ALICE[0], COMPANY_BOX])
+            OAuthServer(clients={"app-id": "app-secret-value"}, users=[ALICE[0], COMPANY_BOX, TENANT_BOX])
         )
         params = cls.env["ir.config_parameter"]
         params.set_param("crm_mail_sync.microsoft_authority_host", f"https://localhost:{cls.microsoft.port}")
@@ -183,3 +184,33 @@ class TestGraphMailbox(MailSyncCase):
             colleague_box._graph_settings()
         grants = [form.get("grant_type") for method, _path, form in self.microsoft.requests if method == "POST"]
         self.assertNotIn("client_credentials", grants, "an app token could read any mailbox of the tenant")
+
+    def test_the_wizard_offers_graph_for_microsoft_365_and_keeps_imap_available(self):
+        Wizard = self.env["crm.mail.setup.wizard"]
+        wizard = Wizard.create({"email": TENANT_BOX, "company_wide": True})
+        wizard.action_detect()  # *.onmicrosoft.com: Microsoft 365 without asking DNS
+        self.assertEqual((wizard.provider_id.code, wizard.offers_graph), ("microsoft365", True))
+        self.assertEqual(wizard.read_through, "graph", "Graph is the recommended way in")
+        wizard.action_connect_graph_app()
+        self.assertEqual(wizard.step, "done")
+        self.assertEqual((wizard.account_id.kind, wizard.account_id.state), ("graph", "connected"))
+        self.assertFalse(wizard.account_id.user_id)
+
+        # A salesperson signs in with Microsoft, which then asks Graph's Mail.Read.
+        wizard = Wizard.with_user(self.salesman).create({"email": "sam@contoso.onmicrosoft.com"})
+        wizard.action_detect()
+        with self.assertRaises(AccessError):
+            wizard.action_connect_graph_app()
+        self.assertEqual(wizard.action_sign_in_microsoft()["type"], "ir.actions.act_url")
+        account = self.Account.with_user(self.salesman).search([("email", "=", "sam@contoso.onmicrosoft.com")])
+        self.assertEqual(account.kind, "graph")
+        self.assertEqual(account._microsoft_sign_in_scopes(), oauth.MICROSOFT_GRAPH_MAIL_SCOPES)
+
+        # IMAP stays a choice.
+        wizard = Wizard.with_user(self.salesman).create({"email": "sam2@contoso.onmicrosoft.com"})
+        wizard.action_detect()
+        wizard.read_through = "imap"
+        wizard.action_sign_in_microsoft()
+        account = self.Account.with_user(self.salesman).search([("email", "=", "sam2@contoso.onmicrosoft.com")])
+        self.assertEqual(account.kind, "imap")
+        self.assertEqual(account._microsoft_sign_in_scopes(), oauth.MICROSOFT_MAIL_SCOPES)
