@@ -271,3 +271,12 @@ def test_retry_after_reads_seconds_and_http_dates():
     assert graph_sync.retry_after(None) == 5.0
     later = format_datetime(datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=60), usegmt=True)
     assert 50 <= graph_sync.retry_after(later) <= 61
+
+
+def test_messages_are_read_again_by_immutable_id_for_retry(microsoft, app_token):
+    kept = microsoft.mail.add(ALICE[0], "inbox", raw_email(1))
+    gone = microsoft.mail.add(ALICE[0], "inbox", raw_email(2))
+    microsoft.mail.delete(ALICE[0], gone)
+    bodies = graph_sync.fetch_messages(settings(microsoft, app_token), [kept, gone])
+    assert list(bodies) == [kept]
+    assert parse_headers(bodies[kept]).identity == "<order-1@customer.example>"
