@@ -381,6 +381,7 @@ class GraphMail:
         self.throttle_values = 0
         self.retry_after = "1"
         self.consent = True
+        self.refuse_headers_select = False  # play a delta that refuses $select=internetMessageHeaders
         self.page_sizes = []  # odata.maxpagesize asked per delta request
         self.value_requests = 0  # $value sub-requests answered
         self.batch_sizes = []  # sub-requests per $batch
@@ -564,6 +565,14 @@ class GraphMail:
             if found:
                 since = datetime.datetime.fromisoformat(found.group(1).replace("Z", "+00:00"))
             select = [name for name in query.get("$select", "").split(",") if name]
+            if self.refuse_headers_select and "internetMessageHeaders" in select:
+                # https://learn.microsoft.com/en-us/graph/errors (400 with the OData error shape)
+                return 400, {
+                    "error": {
+                        "code": "ErrorInvalidProperty",
+                        "message": "The property 'internetMessageHeaders' does not support delta query.",
+                    }
+                }
             state = {"mailbox": mailbox, "folder": folder, "since": since, "select": select, "seen": 0}
             state = self._new_round(state, mailbox, folder)
         page, rest = state["pending"][:page_size], state["pending"][page_size:]

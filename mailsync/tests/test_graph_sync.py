@@ -280,3 +280,16 @@ def test_messages_are_read_again_by_immutable_id_for_retry(microsoft, app_token)
     bodies = graph_sync.fetch_messages(settings(microsoft, app_token), [kept, gone])
     assert list(bodies) == [kept]
     assert parse_headers(bodies[kept]).identity == "<order-1@customer.example>"
+
+
+def test_a_delta_that_refuses_internet_message_headers_gets_headers_built_from_the_json(microsoft, app_token):
+    microsoft.mail.refuse_headers_select = True
+    microsoft.mail.add(ALICE[0], "inbox", raw_email(1, cc="carl@customer.example"))
+    records = run(microsoft, app_token)[0][1]
+    headers = parse_headers(records[0].raw_headers)
+    assert headers.identity == "<order-1@customer.example>"
+    assert [key for _name, key in headers.sender + headers.to + headers.cc] == [
+        "bea@customer.example",
+        ALICE[0],
+        "carl@customer.example",
+    ]
