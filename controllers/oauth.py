@@ -18,7 +18,7 @@ class _SignIn:
     def _app(self, account):
         raise NotImplementedError
 
-    def _start_flow(self, app, redirect_uri, login_hint):
+    def _start_flow(self, app, redirect_uri, login_hint, account):
         raise NotImplementedError
 
     def _finish_flow(self, app, flow, params):
@@ -38,7 +38,7 @@ class _SignIn:
     def _start(self, account_id):
         account = request.env["crm.mail.account"].browse(int(account_id)).exists()
         account.check_access("write")  # the owner (or an administrator) only
-        flow = self._start_flow(self._app(account), self._redirect_uri(), account.email)
+        flow = self._start_flow(self._app(account), self._redirect_uri(), account.email, account)
         request.session[self._session_key] = {"flow": flow, "account_id": account.id}
         return request.redirect(flow["auth_uri"], local=False)
 
@@ -64,8 +64,10 @@ class MicrosoftSignIn(_SignIn, http.Controller):
     def _app(self, account):
         return account._microsoft_app()
 
-    def _start_flow(self, app, redirect_uri, login_hint):
-        return oauth.start_sign_in(app, redirect_uri, login_hint=login_hint)
+    def _start_flow(self, app, redirect_uri, login_hint, account):
+        # A Microsoft Graph mailbox asks Graph's Mail.Read, the others IMAP and SMTP.
+        scopes = account._microsoft_sign_in_scopes()
+        return oauth.start_sign_in(app, redirect_uri, scopes=scopes, login_hint=login_hint)
 
     def _finish_flow(self, app, flow, params):
         return oauth.finish_sign_in(app, flow, params)
@@ -88,7 +90,7 @@ class GoogleSignIn(_SignIn, http.Controller):
     def _app(self, account):
         return account._google_app()
 
-    def _start_flow(self, app, redirect_uri, login_hint):
+    def _start_flow(self, app, redirect_uri, login_hint, account):
         return google_oauth.start_sign_in(app, redirect_uri, login_hint=login_hint)
 
     def _finish_flow(self, app, flow, params):

@@ -22,7 +22,10 @@ MICROSOFT_MAIL_SCOPES = (
     "https://outlook.office.com/IMAP.AccessAsUser.All",
     "https://outlook.office.com/SMTP.Send",
 )
-# App-only: the permissions granted to the application (e.g. Mail.Send).
+# Delegated scope for reading a mailbox through Microsoft Graph (Graph mailboxes,
+# mailsync.graph_sync); Graph tokens are asked with it by refresh.
+MICROSOFT_GRAPH_MAIL_SCOPES = ("https://graph.microsoft.com/Mail.Read",)
+# App-only: the permissions granted to the application (e.g. Mail.Send, Mail.Read).
 MICROSOFT_GRAPH_APP_SCOPES = ("https://graph.microsoft.com/.default",)
 
 

@@ -144,6 +144,27 @@ MESSAGES = {
         "%(protocol)s server %(server)s refused the message by its policy. Read the server's "
         "explanation below; contact your provider if it does not help."
     ),
+    # Microsoft Graph mailboxes (issue 15): %(server)s is Graph's host.
+    "graph_consent": _lt(
+        "Microsoft Graph (%(server)s) refused to read this mailbox: the app registration lacks the "
+        "Mail.Read permission. For your own mailbox, an administrator adds the delegated permission "
+        "Mail.Read to the app registration (and grants consent), then you sign in with Microsoft again; "
+        "for a company-wide mailbox, the application permission Mail.Read with admin consent, and an "
+        "application access policy that includes this mailbox."
+    ),
+    "graph_mailbox": _lt(
+        "Microsoft Graph (%(server)s) does not know this mailbox. Check the email address: it must be a "
+        "mailbox of your Microsoft 365 organisation (or an Outlook.com account) with Exchange Online."
+    ),
+    "graph_throttled": _lt(
+        "Microsoft Graph (%(server)s) asked Odoo to slow down. Nothing is wrong with the settings: the "
+        "sync resumes where it stopped at its next run."
+    ),
+    "graph_token": _lt(
+        "Microsoft Graph (%(server)s) refused the access token. Sign in with Microsoft again; for a "
+        "company-wide mailbox, an administrator checks the tenant ID, client ID and client secret in CRM "
+        "settings."
+    ),
 }
 
 SERVER_REPLY = _lt("Server's reply: %(text)s")

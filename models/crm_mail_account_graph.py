@@ -1,0 +1,147 @@
+import contextlib
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from ..mailsync import errors as engine_errors
+from ..mailsync import graph, graph_sync, oauth
+from . import crm_mail_account_sync as sync_core
+from .mail_error_messages import describe
+
+
+class CrmMailAccount(models.Model):
+    """Mailboxes read through Microsoft Graph (Exchange Online, Microsoft 365,
+    Outlook.com): ``kind`` "graph".
+
+    The token: a salesperson's mailbox uses its own *Sign in with Microsoft*
+    (delegated ``Mail.Read``; Graph reads ``/me``, so only the signed-in
+    user's mailbox); a company-wide mailbox (no owner, set up by an
+    administrator) that is not signed in uses the app registration's
+    client credentials (application permission ``Mail.Read`` with admin
+    consent; an application access policy should limit it to the mailboxes
+    the company syncs). A salesperson's mailbox never uses the app token: it
+    could read any mailbox of the tenant.
+
+    Graph's URL is the system parameter ``crm_mail_sync.microsoft_graph_url``
+    (default Microsoft's; tests point it at a local server), as for the Graph
+    outgoing server; its extra CA is ``crm_mail_sync.microsoft_authority_cafile``.
+    """
+
+    _inherit = "crm.mail.account"
+
+    kind = fields.Selection(
+        selection_add=[("graph", "Microsoft Graph")],
+        ondelete={"graph": "set default"},
+    )
+
+    # -- Graph access ------------------------------------------------------
+    def _graph_app_only(self):
+        """Whether this mailbox reads with the app registration's own token
+        (a company-wide mailbox not signed in with Microsoft)."""
+        self.ensure_one()
+        return not self.user_id and self.auth_method != "oauth_microsoft"
+
+    def _microsoft_sign_in_scopes(self):
+        """The scopes *Sign in with Microsoft* asks for this mailbox: Graph's
+        ``Mail.Read`` for a Graph mailbox, IMAP and SMTP otherwise (msal adds
+        ``offline_access``)."""
+        self.ensure_one()
+        if self.kind == "graph":
+            return oauth.MICROSOFT_GRAPH_MAIL_SCOPES
+        return oauth.MICROSOFT_MAIL_SCOPES
+
+    def _store_oauth_tokens(self, tokens):
+        """A Graph mailbox's sign-in returns a Graph token: only its refresh
+        token is kept, so that the outgoing server (SMTP) asks its own token
+        by refresh rather than present Graph's."""
+        super()._store_oauth_tokens(tokens)
+        if self.kind == "graph":
+            self.sudo().oauth_expires_at = 0
+
+    def _graph_access_token(self):
+        """A Graph token for this mailbox (see the class docstring).
+
+        Delegated: asked with the stored refresh token for Graph's
+        ``Mail.Read`` (the refresh token is rotated and stored; the stored
+        access token stays the IMAP/SMTP one of the outgoing server).
+
+        :raises UserError: not signed in, or the sign-in was refused
+        """
+        self.ensure_one()
+        app = self._microsoft_app()
+        try:
+            if self._graph_app_only():
+                return oauth.app_token(app).access_token
+            account = self.sudo()
+            if account.auth_method != "oauth_microsoft" or not account.oauth_refresh_token_secret:
+                raise UserError(self.env._("Sign in with Microsoft first (button “Sign in with Microsoft”)."))
+            tokens = oauth.refresh(app, account._get_secret("oauth_refresh_token"), oauth.MICROSOFT_GRAPH_MAIL_SCOPES)
+        except oauth.OAuthError as error:
+            raise UserError(self._describe_oauth_error(error)) from None
+        if tokens.refresh_token:
+            self._set_secret("oauth_refresh_token", tokens.refresh_token)
+        return tokens.access_token
+
+    def _graph_settings(self):
+        """:class:`mailsync.graph_sync.GraphSettings` of this mailbox."""
+        self.ensure_one()
+        params = self.env["ir.config_parameter"].sudo()
+        return graph_sync.GraphSettings(
+            access_token=self._graph_access_token(),
+            mailbox=self.email.strip() if self._graph_app_only() else None,
+            base_url=params.get_param("crm_mail_sync.microsoft_graph_url", graph.GRAPH_URL),
+            cafile=params.get_param("crm_mail_sync.microsoft_authority_cafile") or None,
+        )
+
+    # -- the sync's reader -------------------------------------------------
+    @contextlib.contextmanager
+    def _mail_reader(self, state):
+        """Graph's reader for a Graph mailbox (else super()'s). The folder
+        state is read from ``sync_state`` itself: the IMAP ``state`` passed
+        in does not carry the delta links."""
+        if self.kind != "graph":
+            with super()._mail_reader(state) as reader:
+                yield reader
+            return
+        self.ensure_one()
+        graph_state = graph_sync.GraphSyncState.from_json(self.sudo().sync_state)
+        with graph_sync.GraphMailboxSync(
+            self._graph_settings(), graph_state, since=self.sync_since, batch_size=sync_core.BATCH_SIZE
+        ) as reader:
+            yield reader
+
+    def _fetch_again(self, wanted):
+        """*Retry* for a Graph mailbox: messages read again by immutable id
+        (``uidvalidity`` is always "1")."""
+        if self.kind != "graph":
+            return super()._fetch_again(wanted)
+        self.ensure_one()
+        ids = [uid for uids in wanted.values() for uid in uids]
+        bodies = graph_sync.fetch_messages(self._graph_settings(), ids)
+        return {folder: ("1", {uid: bodies[uid] for uid in uids if uid in bodies}) for folder, uids in wanted.items()}
+
+    # -- Test Connection ---------------------------------------------------
+    def action_test_connection(self):
+        """For a Graph mailbox: one request to its inbox."""
+        if self.kind != "graph":
+            return super().action_test_connection()
+        self.ensure_one()
+        try:
+            with graph_sync.GraphMailboxSync(self._graph_settings()) as reader:
+                reader.check()
+        except engine_errors.MailConnectionError as error:
+            return self._connection_failed(describe(self.env, error))
+        except UserError as error:
+            return self._connection_failed(error.args[0])
+        self.sudo().write({"state": "connected", "last_error": False, "sent_folder_missing": False})
+        return self._notify(
+            self.env._("Connected to Microsoft Graph: the mailbox %(email)s can be read.", email=self.email),
+            "success",
+        )
+
+    @api.model
+    def _graph_kind_available(self):
+        """Whether Graph mailboxes can be set up: the app registration is entered."""
+        params = self.env["ir.config_parameter"].sudo()
+        tenant = params.get_param("crm_mail_sync.microsoft_tenant_id")
+        return bool(tenant and params.get_param("crm_mail_sync.microsoft_client_id"))
