@@ -297,13 +297,12 @@ def _detect_online(email, domain, presets, ispdb, endpoints, dns_lookup, verify,
             found = answer()
             if found:
                 return True, found
-        return True, None
+        # Nothing yet: wave two needs what plain HTTP said.
+        return all(run.done(f"http{index}") for index in range(len(endpoints.autoconfig_http))), None
 
-    decided, found = run.until(decide, wave_one)
+    _decided, found = run.until(decide, wave_one)
     if found:
         return dataclasses.replace(found, exchange=found.exchange or exchange_found())
-    if decided is None:  # nothing more will come in time, but what came may still be used
-        decided, found = True, None
 
     # Wave two: confirm what plain HTTP said and the usual host names by real connections.
     if verify is None:
