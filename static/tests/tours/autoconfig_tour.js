@@ -24,8 +24,12 @@ registry.category("web_tour.tours").add("crm_mail_sync_autoconfig_fr", {
             run: "click",
         },
         {
+            content: "The wizard is open",
+            trigger: ".modal footer button[name=action_detect]",
+        },
+        {
             content: "An address at a domain served by its host's autoconfig",
-            trigger: ".modal div[name=email] input",
+            trigger: ".modal:has(footer button[name=action_detect]) div[name=email] input",
             run: "edit sam@boutique.example",
         },
         {
