@@ -77,6 +77,9 @@ GUESSES = {
     ),
 }
 
+#: The only ports autodetection ever connects to (guesses, and plain-HTTP autoconfig answers).
+PROBE_PORTS = frozenset(port for guesses in GUESSES.values() for _prefix, port, _security in guesses)
+
 _MAX_LINE = 4096
 
 
@@ -319,6 +322,8 @@ def _detect_online(email, domain, presets, ispdb, endpoints, dns_lookup, verify,
     if http_config and not found:
         for protocol, entries in ((IMAP, http_config.imap), (SMTP, http_config.smtp)):
             for rank_index, entry in enumerate(entries[:3]):
+                if entry.port not in PROBE_PORTS:
+                    continue  # only the usual mail ports are ever probed (no port scanning through a file)
                 key = ("http", protocol, rank_index)
                 checks[key] = (entry.host, entry.port, entry.security, protocol)
     missing = [protocol for protocol in (IMAP, SMTP) if protocol not in found]
@@ -733,6 +738,7 @@ __all__ = [
     "DETECTION_BUDGET",
     "METHODS",
     "NOT_DETECTED",
+    "PROBE_PORTS",
     "SOURCES",
     "ConnectionProbe",
     "Detection",

@@ -382,6 +382,16 @@ def test_plain_http_autoconfig_only_when_confirmed(dns_zone, https, plain_http, 
     assert (result.method, result.source) == ("autoconfig_http", "verified")
     assert result.imap == ServerSettings("imap.plainonly.example", 993, Security.SSL)
 
+    # A file sending the probe to an unusual port is not followed there (no port scanning through a file).
+    tried = []
+    odd = body.replace(b"<port>993</port>", b"<port>8080</port>")
+    plain_http.routes[("autoconfig.plainonly.example", "/mail/config-v1.1.xml")] = Reply(200, odd)
+    result = run_detect(
+        "a@plainonly.example", server, https, plain_http, verify=lambda *args: tried.append(args[:2]) or False
+    )
+    assert result.method == "none" and ("imap.plainonly.example", 8080) not in tried
+    plain_http.routes[("autoconfig.plainonly.example", "/mail/config-v1.1.xml")] = Reply(200, body)
+
     # The same file, but nothing answers there: plain HTTP alone is not believed.
     result = run_detect("a@plainonly.example", server, https, plain_http, verify=lambda *args: False)
     assert result.method == "none" and result.imap is None
