@@ -294,16 +294,38 @@ def resolve_host(host, resolver, timeout):
     return addresses
 
 
+_REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 3
+
+
 def http_get(url, *, resolver=None, timeout=3.0, cafile=None, max_bytes=MAX_BYTES, accept="*/*"):
     """GET ``url``; return ``(status, body bytes)``.
 
     HTTPS verifies the certificate against the URL's host name (system CAs,
-    or ``cafile``). Redirects are not followed (the caller sees 3xx). The
-    whole exchange must end within ``timeout`` seconds.
+    or ``cafile``). Redirects are followed up to :data:`MAX_REDIRECTS` times,
+    never from HTTPS to plain HTTP (that answer is refused: it would lose what
+    HTTPS vouches for). The whole exchange, redirects included, must end
+    within ``timeout`` seconds.
 
-    :raises FetchError: DNS, connection, TLS, timeout, or a body larger than
-        ``max_bytes``
+    :raises FetchError: DNS, connection, TLS, timeout, a body larger than
+        ``max_bytes``, or a redirect loop or downgrade
     """
+    deadline = time.monotonic() + timeout
+    for _hop in range(MAX_REDIRECTS + 1):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchError(f"{url}: timed out")
+        status, body, location = _http_get_once(url, resolver, remaining, cafile, max_bytes, accept)
+        if status not in _REDIRECTS or not location:
+            return status, body
+        target = urllib.parse.urljoin(url, location)
+        if urllib.parse.urlsplit(url).scheme == "https" and urllib.parse.urlsplit(target).scheme != "https":
+            raise FetchError(f"{url}: redirected from HTTPS to {target!r}")
+        url = target
+    raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
+
+
+def _http_get_once(url, resolver, timeout, cafile, max_bytes, accept):
     deadline = time.monotonic() + timeout
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -351,7 +373,7 @@ def _get_from(address, host, port, parts, deadline, cafile, max_bytes, accept):
             body += chunk
         if len(body) > max_bytes:
             raise FetchError(f"{host}: answer larger than {max_bytes} bytes")
-        return response.status, bytes(body)
+        return response.status, bytes(body), response.getheader("Location")
     finally:
         sock.close()
 

@@ -39,6 +39,16 @@ def serve_autoconfig(case):
         HttpServer(
             {
                 ("autoconfig.boutique.example", "/mail/config-v1.1.xml"): Reply(200, BOUTIQUE),
+                ("autodiscover.outlook.test", "/autodiscover/autodiscover.json/v1.0/sam@m365.example"): Reply(
+                    200,
+                    json.dumps(
+                        {
+                            "Protocol": "AutodiscoverV1",
+                            "Url": "https://outlook.office365.com/autodiscover/autodiscover.xml",
+                        }
+                    ).encode(),
+                    "application/json",
+                ),
                 ("autodiscover.onprem.example", "/autodiscover/autodiscover.json/v1.0/sam@onprem.example"): Reply(
                     200, json.dumps({"Protocol": "EWS", "Url": EWS}).encode(), "application/json"
                 ),
@@ -53,6 +63,7 @@ def serve_autoconfig(case):
                 "autoconfig.boutique.example": {"A": LOCAL},
                 "hosted.example": {"MX": ["10 mx1.emailsrvr.com."]},
                 "onprem.example": {"MX": ["10 mail.onprem.example."]},
+                "m365.example": {"MX": ["10 filter.m365-gateway.example."]},
                 "autodiscover.onprem.example": {"A": LOCAL},
                 "autodiscover.outlook.test": {"A": LOCAL},
             }
@@ -120,6 +131,12 @@ class TestAutoconfigWizard(TransactionCase):
         wizard = self.detect("sam@hosted.example")
         self.assertEqual(wizard.detection_source, "ispdb")
         self.assertEqual(wizard.imap_host, "secure.emailsrvr.com")
+
+    def test_a_microsoft_365_domain_behind_a_mail_filter_signs_in_with_microsoft(self):
+        wizard = self.detect("sam@m365.example")
+        self.assertEqual(wizard.provider_id.code, "microsoft365")
+        self.assertEqual(wizard.auth_method, "oauth_microsoft")
+        self.assertEqual(wizard.detection_source, "preset")
 
     def test_exchange_on_premises_is_named_with_its_ews_url(self):
         wizard = self.detect("sam@onprem.example")

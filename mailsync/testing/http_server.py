@@ -30,6 +30,7 @@ class Reply:
     content_type: str = "text/xml"
     delay: float = 0.0
     no_length: bool = False  # stream the body with no Content-Length (connection closed at the end)
+    headers: dict = dataclasses.field(default_factory=dict)  # e.g. {"Location": ...}
 
 
 class HttpServer:
@@ -75,6 +76,8 @@ class HttpServer:
                 try:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", reply.content_type)
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
                     if not reply.no_length:
                         self.send_header("Content-Length", str(len(reply.body)))
                     self.end_headers()

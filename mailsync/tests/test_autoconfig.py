@@ -193,6 +193,8 @@ HOSTS = [
     "autodiscover-s.outlook.test",
     "autodiscover.onprem.example",
     "autoconfig.mx.example",
+    "autoconfig.moved.example",
+    "autoconfig.downgrade.example",
 ]
 
 
@@ -280,6 +282,27 @@ def test_domain_autoconfig_over_https_fills_everything_in(dns_zone, https):
     assert result.provider_name == "Good Hosting"
     assert result.documentation == (("https://help.good.example/mail", "Set up your mail client"),)
     assert ("autoconfig.good.example", "/mail/config-v1.1.xml?emailaddress=Jane.Doe@good.example") in https.asked()
+
+
+def test_redirects_followed_over_https_only(dns_zone, https):
+    port = https.port
+    https.routes[("autoconfig.moved.example", "/mail/config-v1.1.xml")] = Reply(
+        302, b"", headers={"Location": f"https://autoconfig.good.example:{port}/mail/config-v1.1.xml?emailaddress=x"}
+    )
+    https.routes[("autoconfig.downgrade.example", "/mail/config-v1.1.xml")] = Reply(
+        302, b"", headers={"Location": "http://autoconfig.good.example/mail/config-v1.1.xml"}
+    )
+    zone = {
+        "moved.example": {"MX": ["10 mx.moved.example."]},
+        "downgrade.example": {"MX": ["10 mx.downgrade.example."]},
+        "autoconfig.moved.example": {"A": LOCAL},
+        "autoconfig.downgrade.example": {"A": LOCAL},
+        "autoconfig.good.example": {"A": LOCAL},
+    }
+    server = dns_zone(zone)
+    result = run_detect("a@moved.example", server, https)
+    assert result.method == "autoconfig" and result.imap.host == "mail.moved.example"
+    assert run_detect("a@downgrade.example", server, https).method == "none"
 
 
 def test_well_known_autoconfig(dns_zone, https):
