@@ -22,6 +22,7 @@
             "authres",
             "idna",
             "chardet",
+            "defusedxml",
         ],
     },
     "data": [

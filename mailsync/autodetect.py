@@ -16,6 +16,7 @@ goes through an injectable dnspython-style resolver, connections through an
 injectable ``verify(host, port, security, protocol) -> bool``.
 """
 
+import concurrent.futures
 import dataclasses
 import random
 import socket
@@ -25,6 +26,7 @@ import time
 import dns.exception
 import dns.resolver
 
+from . import autoconfig
 from .errors import MailSyncError
 from .presets import pattern_specificity
 from .security import Security, tls_context
@@ -32,7 +34,25 @@ from .security import Security, tls_context
 IMAP = "IMAP"
 SMTP = "SMTP"
 
-METHODS = ("domain", "mx", "srv", "guess", "none")
+METHODS = ("domain", "ispdb", "mx", "autoconfig", "ispdb_mx", "autodiscover", "srv", "autoconfig_http", "guess", "none")
+#: Which kind of source each method is (what the wizard tells the user).
+SOURCE_OF_METHOD = {
+    "domain": "preset",
+    "mx": "preset",
+    "autodiscover": "preset",
+    "autoconfig": "provider",  # the domain's own autoconfig file
+    "ispdb": "ispdb",  # Thunderbird's ISP database
+    "ispdb_mx": "ispdb",
+    "srv": "dns",  # RFC 6186 records
+    "autoconfig_http": "verified",  # plain-HTTP autoconfig confirmed by connecting
+    "guess": "verified",
+    "none": "none",
+}
+SOURCES = ("preset", "provider", "ispdb", "dns", "verified", "none")
+MICROSOFT_365 = "microsoft365"  # the preset code Autodiscover leads to
+DETECTION_BUDGET = 5.0  # seconds, the whole detection
+_WAVE_ONE_SHARE = 0.55  # share of the budget for the lookups before connections confirm guesses
+_MARGIN = 0.15  # seconds kept for deciding and returning
 NOT_DETECTED = "could not detect: enter the servers"
 
 # RFC 6186 services, best first (RFC 8314: implicit TLS before STARTTLS).
@@ -56,6 +76,9 @@ GUESSES = {
         ("mail", 587, Security.STARTTLS),
     ),
 }
+
+#: The only ports autodetection ever connects to (guesses, and plain-HTTP autoconfig answers).
+PROBE_PORTS = frozenset(port for guesses in GUESSES.values() for _prefix, port, _security in guesses)
 
 _MAX_LINE = 4096
 
@@ -102,6 +125,14 @@ class Detection:
     smtp: ServerSettings | None = None
     login: str = ""
     detail: str = ""  # how it was found (MX host, SRV names, ...) or why not
+    provider_name: str = ""  # the provider's name in an autoconfig file or the ISP database
+    documentation: tuple = ()  # ((url, description), ...) from the autoconfig file or the ISP database
+    exchange: object = None  # mailsync.autoconfig.Exchange, when Autodiscover answered
+
+    @property
+    def source(self):
+        """Which kind of source answered: one of :data:`SOURCES`."""
+        return SOURCE_OF_METHOD[self.method]
 
     @property
     def found(self):
@@ -111,7 +142,7 @@ class Detection:
     def message(self):
         if not self.found:
             return NOT_DETECTED
-        what = self.preset.name if self.preset else "the mail servers"
+        what = self.preset.name if self.preset else self.provider_name or "the mail servers"
         return f"Detected {what} ({self.method})."
 
 
@@ -155,63 +186,264 @@ def parse_address(email):
     return f"{local}@{ascii_domain}", local, ascii_domain
 
 
-def detect(email, presets, resolver=None, verify=None, timeout=3.0):
+def detect(
+    email, presets, resolver=None, verify=None, timeout=3.0, *, ispdb=None, endpoints=None, budget=DETECTION_BUDGET
+):
     """Detect the servers of ``email``; return a :class:`Detection`.
+
+    Offline answers first (a preset's domain, then Thunderbird's ISP
+    database), with no network at all. Otherwise these lookups run at once,
+    each with ``timeout``: the MX hosts (a preset's pattern, then the ISP
+    database entry of the MX host's domain), the domain's autoconfig file over
+    HTTPS, Microsoft's Autodiscover and the domain's own, RFC 6186 SRV
+    records, and the autoconfig file over plain HTTP; the best answer is
+    taken as soon as every better source has answered (precedence: preset by
+    MX, autoconfig over HTTPS, ISP database by MX, Microsoft 365 by
+    Autodiscover, SRV). When none is complete, what plain HTTP said and the
+    usual host names are confirmed by real connections, concurrently. The
+    whole detection answers within ``budget`` seconds.
 
     :param presets: :class:`mailsync.presets.Preset` objects
     :param resolver: an object with ``resolve(qname, rdtype, lifetime=...)``
-        like ``dns.resolver.Resolver`` (default: the system's resolver)
+        like ``dns.resolver.Resolver`` (default: the system's resolver); the
+        HTTP lookups resolve their host names through it as well
     :param verify: ``verify(host, port, security, protocol) -> bool`` used to
         confirm a guessed server (default: :class:`ConnectionProbe`, a real
         TCP + TLS + greeting check)
-    :param timeout: seconds allowed to each DNS query and each connection
+    :param timeout: seconds allowed to each DNS query, request and connection
+    :param ispdb: a :class:`mailsync.autoconfig.Ispdb` (default: the shipped copy)
+    :param endpoints: a :class:`mailsync.autoconfig.Endpoints` (default: the real services)
+    :param budget: seconds allowed to the whole detection
     :raises InvalidEmailAddress: for a malformed address (nothing else:
         network failures only lead to the next step)
     """
     email, _local, domain = parse_address(email)
     presets = list(presets)
+    started = time.monotonic()
+    deadline = started + budget - _MARGIN
+    ispdb = autoconfig.default_ispdb() if ispdb is None else ispdb
+    endpoints = endpoints or autoconfig.Endpoints()
 
-    # 1. The address's own domain.
+    # 1. The address's own domain: a preset, then the ISP database.
     for preset in presets:
         if preset.has_servers and preset.serves_domain(domain):
             return _from_preset(email, domain, "domain", preset, f"{domain} is served by {preset.name}")
+    config = ispdb.lookup(domain)
+    if config:
+        return _from_config(email, domain, "ispdb", config, f"{domain} is in Thunderbird's ISP database")
 
     if resolver is None:
         resolver = _system_resolver()
     dns_lookup = _Dns(resolver, timeout)
+    if dns_lookup.dead:
+        return Detection(email, domain, "none", detail="no DNS resolver")
+    run = _Lookups(deadline, timeout)
+    try:
+        return _detect_online(email, domain, presets, ispdb, endpoints, dns_lookup, verify, run, started, budget)
+    finally:
+        run.close()
 
-    # 2. MX hosts of a custom domain.
-    mx_hosts = dns_lookup.mx_hosts(domain)
-    if dns_lookup.nxdomain:
-        return Detection(email, domain, "none", detail=f"the domain {domain} does not exist")
-    match = _match_mx(mx_hosts, presets)
-    if match:
-        preset, host = match
-        return _from_preset(email, domain, "mx", preset, f"mail exchanger {host}")
 
-    # 3. RFC 6186 SRV records, then 4. verified guesses, protocol by protocol.
-    found, how = {}, {}
+def _detect_online(email, domain, presets, ispdb, endpoints, dns_lookup, verify, run, started, budget):
+    http = {"resolver": dns_lookup.resolver, "cafile": endpoints.cafile}
+    wave_one = started + budget * _WAVE_ONE_SHARE
+
+    def fetch(url):
+        return lambda t: autoconfig.fetch_autoconfig(url, email, timeout=t, **http)
+
+    run.start("mx", lambda t: dns_lookup.mx_hosts(domain, t))
+    for index, template in enumerate(endpoints.autoconfig):
+        run.start(f"autoconfig{index}", fetch(endpoints.expand(template, email, domain)))
+    run.start(
+        "microsoft",
+        lambda t: autoconfig.autodiscover_microsoft(
+            endpoints.expand(endpoints.autodiscover_microsoft, email, domain), timeout=t, **http
+        ),
+    )
+    run.start(
+        "exchange",
+        lambda t: autoconfig.autodiscover_domain(
+            endpoints.expand(endpoints.autodiscover_domain, email, domain), timeout=t, **http
+        ),
+    )
     for protocol in (IMAP, SMTP):
-        server = dns_lookup.srv_server(domain, protocol)
+        run.start(f"srv_{protocol}", lambda t, protocol=protocol: dns_lookup.srv_server(domain, protocol, timeout=t))
+    for index, template in enumerate(endpoints.autoconfig_http):
+        run.start(f"http{index}", fetch(endpoints.expand(template, email, domain)))
+
+    def exchange_found():
+        ad = run.result("exchange")
+        return ad if ad and ad.kind == "on_premises" else None
+
+    def decide():
+        """(decided, Detection or None) from what has answered so far."""
+        if run.done("mx") and dns_lookup.nxdomain:
+            return True, Detection(email, domain, "none", detail=f"the domain {domain} does not exist")
+        steps = [("mx", lambda: _mx_preset(email, domain, run.result("mx"), presets))]
+        steps += [
+            (
+                f"autoconfig{index}",
+                lambda index=index: _autoconfig_answer(email, domain, run.result(f"autoconfig{index}")),
+            )
+            for index in range(len(endpoints.autoconfig))
+        ]
+        steps += [
+            ("mx", lambda: _mx_ispdb(email, domain, run.result("mx"), ispdb)),
+            ("microsoft", lambda: _microsoft_answer(email, domain, run.result("microsoft"), presets)),
+            ("exchange", lambda: _microsoft_answer(email, domain, run.result("exchange"), presets)),
+            ("srv_IMAP", lambda: None),
+            ("srv_SMTP", lambda: _srv_answer(email, domain, run.result("srv_IMAP"), run.result("srv_SMTP"))),
+        ]
+        for key, answer in steps:
+            if not run.done(key):
+                return False, None
+            found = answer()
+            if found:
+                return True, found
+        # Nothing yet: wave two needs what plain HTTP said.
+        return all(run.done(f"http{index}") for index in range(len(endpoints.autoconfig_http))), None
+
+    _decided, found = run.until(decide, wave_one)
+    if found:
+        return dataclasses.replace(found, exchange=found.exchange or exchange_found())
+
+    # Wave two: confirm what plain HTTP said and the usual host names by real connections.
+    if verify is None:
+        verify = ConnectionProbe(timeout=min(dns_lookup.timeout, max(run.deadline - time.monotonic(), 0.05)))
+    found = {}
+    how = {}
+    for protocol in (IMAP, SMTP):
+        server = run.result(f"srv_{protocol}")
         if server:
             found[protocol], how[protocol] = server, "srv"
+    http_configs = [run.result(f"http{index}") for index in range(len(endpoints.autoconfig_http))]
+    http_config = next((config for config in http_configs if config and config.complete), None)
+    checks = {}
+    if http_config and not found:
+        for protocol, entries in ((IMAP, http_config.imap), (SMTP, http_config.smtp)):
+            for rank_index, entry in enumerate(entries[:3]):
+                if entry.port not in PROBE_PORTS:
+                    continue  # only the usual mail ports are ever probed (no port scanning through a file)
+                key = ("http", protocol, rank_index)
+                checks[key] = (entry.host, entry.port, entry.security, protocol)
     missing = [protocol for protocol in (IMAP, SMTP) if protocol not in found]
-    if missing and not dns_lookup.dead:
-        if verify is None:
-            verify = ConnectionProbe(timeout=timeout)
+    if not dns_lookup.dead:
         for protocol in missing:
-            server = _guess(domain, protocol, dns_lookup, verify)
-            if server:
-                found[protocol], how[protocol] = server, "guess"
+            for rank_index, (prefix, port, security) in enumerate(GUESSES[protocol]):
+                checks[("guess", protocol, rank_index)] = (f"{prefix}.{domain}", port, security, protocol)
+    for key, (host, port, security, protocol) in checks.items():
+        run.start(key, lambda t, h=host, p=port, s=security, pr=protocol: _confirm(h, p, s, pr, dns_lookup, verify, t))
+
+    def confirmed(kind, protocol, count):
+        """The best confirmed entry of a kind, (decided, index or None)."""
+        for index in range(count):
+            key = (kind, protocol, index)
+            if key not in checks:
+                continue
+            if not run.done(key):
+                return False, None
+            if run.result(key):
+                return True, index
+        return True, None
+
+    def decide_two():
+        if http_config and not found:
+            imap_ok = confirmed("http", IMAP, 3)
+            smtp_ok = confirmed("http", SMTP, 3)
+            if not (imap_ok[0] and smtp_ok[0]):
+                return False, None
+            if imap_ok[1] is not None and smtp_ok[1] is not None:
+                chosen = dataclasses.replace(
+                    http_config, imap=(http_config.imap[imap_ok[1]],), smtp=(http_config.smtp[smtp_ok[1]],)
+                )
+                return True, _from_config(
+                    email, domain, "autoconfig_http", chosen, f"{http_config.source}, confirmed by connecting"
+                )
+        results = {}
+        for protocol in missing:
+            done, index = confirmed("guess", protocol, len(GUESSES[protocol]))
+            if not done:
+                return False, None
+            results[protocol] = index
+        return True, results
+
+    decided, outcome = run.until(decide_two, run.deadline)
+    if isinstance(outcome, Detection):
+        return dataclasses.replace(outcome, exchange=exchange_found())
+    for protocol in missing:
+        index = (outcome or {}).get(protocol)
+        if index is None:
+            # Out of time: the best guess confirmed so far, if any.
+            index = next(
+                (
+                    i
+                    for i in range(len(GUESSES[protocol]))
+                    if run.done(("guess", protocol, i)) and run.result(("guess", protocol, i))
+                ),
+                None,
+            )
+        if index is not None:
+            prefix, port, security = GUESSES[protocol][index]
+            found[protocol], how[protocol] = ServerSettings(f"{prefix}.{domain}", port, security), "guess"
 
     imap, smtp = found.get(IMAP), found.get(SMTP)
     detail = ", ".join(f"{protocol} by {how[protocol]}" for protocol in (IMAP, SMTP) if protocol in how)
+    exchange = exchange_found()
     if imap and smtp:
         method = "srv" if "srv" in how.values() else "guess"
-        return Detection(email, domain, method, imap=imap, smtp=smtp, login=email, detail=detail)
+        return Detection(email, domain, method, imap=imap, smtp=smtp, login=email, detail=detail, exchange=exchange)
     if dns_lookup.dead:
         detail = "; ".join(filter(None, [detail, "DNS did not answer in time"]))
-    return Detection(email, domain, "none", imap=imap, smtp=smtp, login=email, detail=detail)
+    elif decided is False:
+        detail = "; ".join(filter(None, [detail, "not everything answered in time"]))
+    return Detection(email, domain, "none", imap=imap, smtp=smtp, login=email, detail=detail, exchange=exchange)
+
+
+def _confirm(host, port, security, protocol, dns_lookup, verify, timeout):
+    if not dns_lookup.has_address(host, timeout):
+        return False
+    try:
+        return bool(verify(host, port, security, protocol))
+    except Exception:  # noqa: BLE001 - an injected check failing is a "no", not a crash
+        return False
+
+
+def _mx_preset(email, domain, mx_hosts, presets):
+    match = _match_mx(mx_hosts or [], presets)
+    if match:
+        preset, host = match
+        return _from_preset(email, domain, "mx", preset, f"mail exchanger {host}")
+    return None
+
+
+def _mx_ispdb(email, domain, mx_hosts, ispdb):
+    for host in mx_hosts or []:
+        config = ispdb.lookup_mx(host)
+        if config:
+            return _from_config(email, domain, "ispdb_mx", config, f"mail exchanger {host} ({config.name})")
+    return None
+
+
+def _autoconfig_answer(email, domain, config):
+    if config and config.complete:
+        return _from_config(email, domain, "autoconfig", config, config.source)
+    return None
+
+
+def _microsoft_answer(email, domain, exchange, presets):
+    if not exchange or exchange.kind != "microsoft365":
+        return None
+    preset = next((p for p in presets if p.code == MICROSOFT_365 and p.has_servers), None)
+    if preset is None:
+        return None
+    found = _from_preset(email, domain, "autodiscover", preset, f"Autodiscover: {exchange.url}")
+    return dataclasses.replace(found, exchange=exchange)
+
+
+def _srv_answer(email, domain, imap, smtp):
+    if imap and smtp:
+        return Detection(email, domain, "srv", imap=imap, smtp=smtp, login=email, detail="IMAP by srv, SMTP by srv")
+    return None
 
 
 def _from_preset(email, domain, method, preset, detail):
@@ -225,6 +457,68 @@ def _from_preset(email, domain, method, preset, detail):
         login=preset.login_for(email),
         detail=detail,
     )
+
+
+def _from_config(email, domain, method, config, detail):
+    config = config.filled(email)
+    imap, smtp = config.imap[0], config.smtp[0]
+    return Detection(
+        email,
+        domain,
+        method,
+        imap=ServerSettings(imap.host, imap.port, imap.security),
+        smtp=ServerSettings(smtp.host, smtp.port, smtp.security),
+        login=imap.username or email,
+        detail=detail,
+        provider_name=config.name,
+        documentation=config.documentation,
+    )
+
+
+class _Lookups:
+    """Lookups running at once in threads, each given the time left (capped
+    at ``timeout``); results read by key. Nothing raises out of a lookup."""
+
+    def __init__(self, deadline, timeout):
+        self.deadline = deadline
+        self.timeout = timeout
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="autodetect")
+        self.futures = {}
+
+    def start(self, key, function):
+        budget = max(min(self.timeout, self.deadline - time.monotonic()), 0.05)
+        self.futures[key] = self.pool.submit(_quiet, function, budget)
+
+    def done(self, key):
+        return key in self.futures and self.futures[key].done()
+
+    def result(self, key):
+        future = self.futures.get(key)
+        return future.result() if future is not None and future.done() else None
+
+    def until(self, decide, limit):
+        """Call ``decide()`` after each answer until it is decided or ``limit``
+        passes: ``(True, value)``, or ``(False, value)`` out of time."""
+        limit = min(limit, self.deadline)
+        while True:
+            decided, value = decide()
+            if decided:
+                return True, value
+            pending = [future for future in self.futures.values() if not future.done()]
+            remaining = limit - time.monotonic()
+            if not pending or remaining <= 0:
+                return False, value
+            concurrent.futures.wait(pending, timeout=remaining, return_when=concurrent.futures.FIRST_COMPLETED)
+
+    def close(self):
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _quiet(function, budget):
+    try:
+        return function(budget)
+    except Exception:  # noqa: BLE001 - one lookup failing only leaves its answer empty
+        return None
 
 
 def _system_resolver():
@@ -253,23 +547,6 @@ def _match_mx(mx_hosts, presets):
     return None
 
 
-def _guess(domain, protocol, dns_lookup, verify):
-    tried = {}
-    for prefix, port, security in GUESSES[protocol]:
-        host = f"{prefix}.{domain}"
-        if host not in tried:
-            tried[host] = dns_lookup.has_address(host)
-        if not tried[host] or dns_lookup.dead:
-            continue
-        try:
-            ok = verify(host, port, security, protocol)
-        except Exception:  # noqa: BLE001 - an injected check failing is a "no", not a crash
-            ok = False
-        if ok:
-            return ServerSettings(host, port, security)
-    return None
-
-
 class _Dns:
     """DNS queries with a lifetime each; after a timeout, no more queries."""
 
@@ -279,11 +556,11 @@ class _Dns:
         self.dead = resolver is None
         self.nxdomain = False
 
-    def _query(self, qname, rdtype):
+    def _query(self, qname, rdtype, timeout=None):
         if self.dead:
             return []
         try:
-            return list(self.resolver.resolve(qname, rdtype, lifetime=self.timeout))
+            return list(self.resolver.resolve(qname, rdtype, lifetime=timeout or self.timeout))
         except dns.resolver.NXDOMAIN:
             return []
         except dns.exception.Timeout:
@@ -297,12 +574,12 @@ class _Dns:
         except (dns.exception.DNSException, OSError, ValueError):
             return []  # NoAnswer, a malformed reply, ...
 
-    def mx_hosts(self, domain):
+    def mx_hosts(self, domain, timeout=None):
         """MX host names, most preferred first; sets ``nxdomain``."""
         if self.dead:
             return []
         try:
-            answer = self.resolver.resolve(domain, "MX", lifetime=self.timeout)
+            answer = self.resolver.resolve(domain, "MX", lifetime=timeout or self.timeout)
         except dns.resolver.NXDOMAIN:
             self.nxdomain = True
             return []
@@ -315,9 +592,9 @@ class _Dns:
         hosts = [rdata.exchange.to_text(omit_final_dot=True).lower() for rdata in records]
         return [host for host in hosts if host and host != "."]
 
-    def srv_server(self, domain, protocol, rng=random):
+    def srv_server(self, domain, protocol, rng=random, timeout=None):
         for service, security in SRV_SERVICES[protocol]:
-            records = self._query(f"{service}.{domain}", "SRV")
+            records = self._query(f"{service}.{domain}", "SRV", timeout)
             if not records:
                 continue
             best = order_srv(records, rng)[0]
@@ -327,8 +604,8 @@ class _Dns:
             return ServerSettings(target, best.port, security)
         return None
 
-    def has_address(self, host):
-        return any(self._query(host, rdtype) for rdtype in ("A", "AAAA"))
+    def has_address(self, host, timeout=None):
+        return any(self._query(host, rdtype, timeout) for rdtype in ("A", "AAAA"))
 
 
 def order_srv(records, rng=random):
@@ -458,8 +735,11 @@ def _starttls(lines, protocol):
 
 
 __all__ = [
+    "DETECTION_BUDGET",
     "METHODS",
     "NOT_DETECTED",
+    "PROBE_PORTS",
+    "SOURCES",
     "ConnectionProbe",
     "Detection",
     "InvalidEmailAddress",

@@ -14,7 +14,9 @@ Two rules protect the company's network and the users' passwords:
   administrator. Any other failure reads as one neutral message, the same
   whether nothing listens, something else answers, TLS fails or the
   password is refused. Autodetection only ever probes the usual ports
-  (``mailsync.autodetect.GUESSES``; SRV answers are not probed).
+  (``mailsync.autodetect.PROBE_PORTS``: its guesses, and the entries of an
+  autoconfig file fetched over plain HTTP on those ports; SRV and HTTPS
+  autoconfig answers are not probed).
 """
 
 import ipaddress

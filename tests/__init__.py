@@ -1,3 +1,4 @@
+from . import test_autoconfig_wizard as test_autoconfig_wizard
 from . import test_company_logging as test_company_logging
 from . import test_create_opportunity as test_create_opportunity
 from . import test_encryption_keys as test_encryption_keys

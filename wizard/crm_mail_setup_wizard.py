@@ -1,10 +1,12 @@
+import dataclasses
+
 import dns.resolver
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import email_normalize
 
-from ..mailsync import autodetect, imap, smtp
+from ..mailsync import autoconfig, autodetect, imap, smtp
 from ..mailsync import errors as engine_errors
 from ..models import mail_network_policy
 from ..models.crm_mail_provider import SECURITY_SELECTION
@@ -43,6 +45,21 @@ class CrmMailSetupWizard(models.TransientModel):
     # What the autodetection found
     provider_id = fields.Many2one("crm.mail.provider", "Provider")
     detection_note = fields.Char(readonly=True)
+    detection_source = fields.Selection(
+        [
+            ("preset", "Known provider"),
+            ("provider", "Your provider's configuration"),
+            ("ispdb", "Thunderbird's provider database"),
+            ("dns", "The domain's DNS records"),
+            ("verified", "Guessed and verified"),
+            ("none", "Not detected"),
+        ],
+        readonly=True,
+    )
+    detection_help_url = fields.Char("Provider's Instructions", readonly=True)
+    exchange_ews_url = fields.Char(
+        "Exchange Web Services URL", readonly=True, help="Found by Autodiscover: an Exchange server on premises."
+    )
     custom_servers = fields.Boolean("Enter the servers myself")
 
     # Incoming
@@ -173,6 +190,7 @@ class CrmMailSetupWizard(models.TransientModel):
                 self.env["crm.mail.provider"]._presets(),
                 resolver=self._dns_resolver(),
                 timeout=DETECTION_TIMEOUT,
+                endpoints=self._detection_endpoints(),
             )
         except autodetect.InvalidEmailAddress:
             raise UserError(
@@ -195,6 +213,11 @@ class CrmMailSetupWizard(models.TransientModel):
                 smtp_port=detection.smtp.port,
                 smtp_security=detection.smtp.security.value,
             )
+        values.update(
+            detection_source=detection.source,
+            detection_help_url=next((url for url, _text in detection.documentation), False),
+            exchange_ews_url=detection.exchange.ews_url if detection.exchange else False,
+        )
         if provider:
             values["detection_note"] = self.env._("We found your provider: %(name)s.", name=provider.name)
             google = provider.auth_oauth_google and self.env["ir.config_parameter"].sudo().get_param(
@@ -211,8 +234,30 @@ class CrmMailSetupWizard(models.TransientModel):
             )
             values["two_step"] = values["auth_method"] == "app_password"
         elif detection.found:
+            name = detection.provider_name or detection.domain
+            if detection.source == "provider":
+                note = self.env._(
+                    "Found in your provider's configuration (%(name)s); check the servers below.", name=name
+                )
+            elif detection.source == "ispdb":
+                note = self.env._(
+                    "From Thunderbird's provider database (%(name)s); check the servers below.", name=name
+                )
+            elif detection.source == "verified":
+                note = self.env._(
+                    "Guessed and verified: the servers of %(domain)s answered; check them below.",
+                    domain=detection.domain,
+                )
+            else:
+                note = self.env._("We found the servers of %(domain)s; check them below.", domain=detection.domain)
+            values["detection_note"] = note
+            values["auth_method"] = "password"
+        elif detection.exchange and detection.exchange.ews_url:
             values["detection_note"] = self.env._(
-                "We found the servers of %(domain)s; check them below.", domain=detection.domain
+                "%(domain)s uses a Microsoft Exchange server (%(url)s), which gave no IMAP server: enter the "
+                "servers below (your administrator knows them).",
+                domain=detection.domain,
+                url=detection.exchange.ews_url,
             )
             values["auth_method"] = "password"
         else:
@@ -237,6 +282,31 @@ class CrmMailSetupWizard(models.TransientModel):
         resolver.nameservers = [host]
         resolver.port = int(port or 53)
         return resolver
+
+    @api.model
+    def _detection_endpoints(self):
+        """Where the autoconfig and Autodiscover lookups go: the real services,
+        unless an administrator (or a test) set system parameters:
+        ``crm_mail_sync.autoconfig_urls`` and ``crm_mail_sync.autoconfig_http_urls``
+        (URL templates separated by spaces, with ``{domain}``, ``{email}``),
+        ``crm_mail_sync.autodiscover_url``, ``crm_mail_sync.autodiscover_domain_url``
+        and ``crm_mail_sync.autoconfig_cafile`` (a CA bundle to trust)."""
+        params = self.env["ir.config_parameter"].sudo()
+        defaults = autoconfig.Endpoints()
+        values = {}
+        for key, field in (("autoconfig_urls", "autoconfig"), ("autoconfig_http_urls", "autoconfig_http")):
+            value = params.get_param(f"crm_mail_sync.{key}")
+            if value:
+                values[field] = tuple(value.split())
+        for key, field in (
+            ("autodiscover_url", "autodiscover_microsoft"),
+            ("autodiscover_domain_url", "autodiscover_domain"),
+        ):
+            value = params.get_param(f"crm_mail_sync.{key}")
+            if value:
+                values[field] = value.strip()
+        values["cafile"] = params.get_param("crm_mail_sync.autoconfig_cafile") or None
+        return dataclasses.replace(defaults, **values)
 
     def action_back(self):
         self.ensure_one()
