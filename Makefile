@@ -7,8 +7,9 @@ test:  ## lint + engine suite + Odoo suites (installs what it needs first)
 run:  ## a demo database, a demo mailbox and SMTP catcher, and Odoo on http://127.0.0.1:8069
 	bash scripts/run.sh
 
-lint:
+lint:  ## ruff (style) and pylint-odoo (the OCA's Odoo checks, .pylintrc)
 	bash -c 'source scripts/env.sh && ensure_venv && "$$VENV/bin/ruff" check . && "$$VENV/bin/ruff" format --check .'
+	bash scripts/pylint-odoo.sh
 
 i18n:  ## export translatable terms to i18n/*.pot and merge them into fr.po and es.po
 	bash scripts/i18n.sh

@@ -49,7 +49,7 @@ class CrmMailInteraction(models.Model):
     date = fields.Datetime(readonly=True, index=True)
     sender = fields.Char("From", readonly=True)
     recipients = fields.Char("To", readonly=True)
-    cc = fields.Char("Cc", readonly=True)
+    cc = fields.Char(readonly=True)
     body = fields.Html(readonly=True)
     partner_ids = fields.Many2many(
         "res.partner",

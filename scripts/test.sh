@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README: `make test`). Runs, in order:
-#   1. lint (ruff);
+#   1. lint (ruff; pylint-odoo with the OCA's configuration);
 #   2. the engine suite: plain pytest, no Odoo, against a real Dovecot and a real SMTP server,
 #      and the scripts suite (scripts/tests: this set-up itself, the wheel);
 #   3. the Odoo suites: the addon installed in a throwaway database of a real Odoo 19
@@ -19,8 +19,8 @@ RESULTS="$REPO/.test-results"
 rm -rf "$RESULTS" && mkdir -p "$RESULTS"
 problems=()
 
-say "Lint (ruff)"
-if "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check .; then
+say "Lint (ruff, and pylint-odoo with the OCA's configuration)"
+if "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check . && bash scripts/pylint-odoo.sh; then
     echo "lint: clean"
 else
     problems+=("lint")
