@@ -1,5 +1,5 @@
 # The two commands of the README, and a few for development.
-.PHONY: test run lint bench i18n
+.PHONY: test run lint bench i18n wheel pytest
 
 test:  ## lint + engine suite + Odoo suites (installs what it needs first)
 	bash scripts/test.sh
@@ -16,3 +16,9 @@ i18n:  ## export translatable terms to i18n/*.pot and merge them into fr.po and 
 
 bench:  ## sync and matching benchmarks against real Dovecot and Odoo (figures in bench/RESULTS.md); ARGS="--messages 2000"
 	bash -c 'source scripts/env.sh && ensure_venv && CRM_MAIL_SYNC_ADDONS="$$(addons_link_dir)" "$$PY" bench/run.py $(ARGS)'
+
+wheel:  ## the addon's wheel, the OCA way (whool), from the last commit: dist/odoo_addon_crm_mail_sync-*.whl
+	bash scripts/wheel.sh dist
+
+pytest:  ## the Odoo suites under pytest-odoo in a throwaway database; ARGS="tests/test_interaction_log.py -k sharing"
+	bash scripts/pytest-odoo.sh $(ARGS)
