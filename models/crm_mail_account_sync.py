@@ -109,7 +109,6 @@ class CrmMailAccount(models.Model):
     messages_logged = fields.Integer(copy=False, readonly=True)
     sent_folder_id = fields.Many2one(
         "crm.mail.folder",
-        "Sent Folder",
         domain="[('account_id', '=', id)]",
         ondelete="set null",
         help="The folder where this mailbox keeps the mail you send. Empty: found by the server's "
