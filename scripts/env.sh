@@ -107,6 +107,7 @@ ensure_odoo() {
     local wanted="$ODOO_SRC"
     local dir="$CACHE/odoo-$ODOO_BRANCH${ODOO_COMMIT:+-${ODOO_COMMIT:0:12}}"
     ODOO_SRC="$dir"
+    export ODOO_SRC
     have_odoo && return 0
     say "No Odoo at $wanted: fetching Odoo $ODOO_BRANCH${ODOO_COMMIT:+ at $ODOO_COMMIT} from $ODOO_REPO into $dir"
     local tmp="$dir.partial"
@@ -121,7 +122,7 @@ ensure_odoo() {
         return 0
     fi
     rm -rf "$tmp"
-    ODOO_SRC="$wanted"
+    export ODOO_SRC="$wanted"
     ODOO_FETCH_ERROR="$(grep -m1 -iE '^(fatal|error)' "$log" 2>/dev/null || true)"
     cat >&2 <<MSG
 
