@@ -46,5 +46,5 @@ for arg in "$@"; do
 done
 [ ${#args[@]} -gt 0 ] || args=(crm_mail_sync/tests)
 cd "$addons"
-PYTHONPATH="$ODOO_SRC${PYTHONPATH:+:$PYTHONPATH}" ODOO_RC="$conf" "$PY" -m pytest -c /dev/null -p odoo --odoo-database="$db" --odoo-http \
+PYTHONPATH="$ODOO_SRC${PYTHONPATH:+:$PYTHONPATH}" ODOO_RC="$conf" "$PY" -m pytest -c /dev/null --rootdir "$addons" -p odoo --odoo-database="$db" --odoo-http \
     ${PYTEST_ODOO_JUNIT:+--junitxml="$PYTEST_ODOO_JUNIT"} -ra "${args[@]}"
