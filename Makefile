@@ -1,5 +1,5 @@
 # The two commands of the README, and a few for development.
-.PHONY: test run lint bench i18n
+.PHONY: test run lint bench i18n wheel pytest
 
 test:  ## lint + engine suite + Odoo suites (installs what it needs first)
 	bash scripts/test.sh
@@ -7,11 +7,18 @@ test:  ## lint + engine suite + Odoo suites (installs what it needs first)
 run:  ## a demo database, a demo mailbox and SMTP catcher, and Odoo on http://127.0.0.1:8069
 	bash scripts/run.sh
 
-lint:
+lint:  ## ruff (style) and pylint-odoo (the OCA's Odoo checks, .pylintrc)
 	bash -c 'source scripts/env.sh && ensure_venv && "$$VENV/bin/ruff" check . && "$$VENV/bin/ruff" format --check .'
+	bash scripts/pylint-odoo.sh
 
 i18n:  ## export translatable terms to i18n/*.pot and merge them into fr.po and es.po
 	bash scripts/i18n.sh
 
 bench:  ## sync and matching benchmarks against real Dovecot and Odoo (figures in bench/RESULTS.md); ARGS="--messages 2000"
 	bash -c 'source scripts/env.sh && ensure_venv && CRM_MAIL_SYNC_ADDONS="$$(addons_link_dir)" "$$PY" bench/run.py $(ARGS)'
+
+wheel:  ## the addon's wheel, the OCA way (whool), from the last commit: dist/odoo_addon_crm_mail_sync-*.whl
+	bash scripts/wheel.sh dist
+
+pytest:  ## the Odoo suites under pytest-odoo in a throwaway database; ARGS="tests/test_interaction_log.py -k sharing"
+	bash scripts/pytest-odoo.sh $(ARGS)

@@ -9,6 +9,7 @@ secret. ``authority_host`` is Microsoft's login host; tests point it at
 
 import dataclasses
 import time
+import warnings
 
 import msal
 import requests
@@ -136,13 +137,21 @@ def _call(function, *args, **kwargs):
 def start_sign_in(app, redirect_uri, scopes=MICROSOFT_MAIL_SCOPES, login_hint=None):
     """Begin a user sign-in. Returns msal's flow (a JSON-serialisable dict):
     send the user to ``flow["auth_uri"]`` and keep the flow (it holds the
-    state and the PKCE verifier) for :func:`finish_sign_in`."""
-    return _call(
-        _client(app).initiate_auth_code_flow,
-        list(scopes),
-        redirect_uri=redirect_uri,
-        login_hint=login_hint,
-    )
+    state and the PKCE verifier) for :func:`finish_sign_in`.
+
+    The answer comes back in the redirect's query (response_mode "query"), not as a form
+    POST: the callback is an Odoo page of the signed-in user, whose session cookie
+    (SameSite=Lax) a cross-site POST from Microsoft would not carry. The code is bound to
+    the PKCE verifier and the state kept in that session (RFC 7636, RFC 9700 4.5), so
+    msal's (>= 1.35) recommendation of form_post, a warning, is silenced here only."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended", category=UserWarning)
+        return _call(
+            _client(app).initiate_auth_code_flow,
+            list(scopes),
+            redirect_uri=redirect_uri,
+            login_hint=login_hint,
+        )
 
 
 def finish_sign_in(app, flow, response_params):

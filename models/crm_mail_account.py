@@ -56,7 +56,7 @@ class CrmMailAccount(models.Model):
     )
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company, required=True)
     active = fields.Boolean(default=True)
-    provider_id = fields.Many2one("crm.mail.provider", "Provider")
+    provider_id = fields.Many2one("crm.mail.provider")
     auth_method = fields.Selection(
         [
             ("password", "Password"),
@@ -264,9 +264,9 @@ class CrmMailAccount(models.Model):
     @api.model
     def _microsoft_app(self):
         params = self.env["ir.config_parameter"].sudo()
-        tenant = params.get_param("crm_mail_sync.microsoft_tenant_id")
-        client_id = params.get_param("crm_mail_sync.microsoft_client_id")
-        secret = self.env["res.config.settings"]._crm_mail_sync_microsoft_client_secret()
+        # Ours, else the app registration of Odoo's own Outlook integration.
+        app = self.env["res.config.settings"]._crm_mail_sync_oauth_app("microsoft")
+        tenant, client_id, secret = app["tenant"], app["client_id"], app["client_secret"]
         if not (tenant and client_id and secret):
             raise UserError(
                 self.env._(
@@ -351,8 +351,9 @@ class CrmMailAccount(models.Model):
     @api.model
     def _google_app(self):
         params = self.env["ir.config_parameter"].sudo()
-        client_id = params.get_param("crm_mail_sync.google_client_id")
-        secret = self.env["res.config.settings"]._crm_mail_sync_google_client_secret()
+        # Ours, else the OAuth client of Odoo's own Gmail integration.
+        app = self.env["res.config.settings"]._crm_mail_sync_oauth_app("google")
+        client_id, secret = app["client_id"], app["client_secret"]
         if not (client_id and secret):
             raise UserError(
                 self.env._(

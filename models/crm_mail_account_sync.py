@@ -105,12 +105,11 @@ class CrmMailAccount(models.Model):
     sync_lease_until = fields.Datetime(copy=False, readonly=True)
     sync_lease_token = fields.Char(copy=False, readonly=True, groups="base.group_system")
     sync_failures = fields.Integer(copy=False, readonly=True)
-    sync_paused = fields.Boolean("Sync Paused", copy=False, readonly=True)
+    sync_paused = fields.Boolean(copy=False, readonly=True)
     sync_progress = fields.Float("Initial Sync (%)", copy=False, readonly=True)
     messages_logged = fields.Integer(copy=False, readonly=True)
     sent_folder_id = fields.Many2one(
         "crm.mail.folder",
-        "Sent Folder",
         domain="[('account_id', '=', id)]",
         ondelete="set null",
         help="The folder where this mailbox keeps the mail you send. Empty: found by the server's "

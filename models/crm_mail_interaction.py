@@ -62,7 +62,7 @@ class CrmMailInteraction(models.Model):
         "“Unverified sender” means the From may be forged.",
     )
     recipients = fields.Char("To", readonly=True)
-    cc = fields.Char("Cc", readonly=True)
+    cc = fields.Char(readonly=True)
     body = fields.Html(readonly=True)
     partner_ids = fields.Many2many(
         "res.partner",

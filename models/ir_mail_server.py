@@ -87,7 +87,7 @@ class IrMailServer(models.Model):
     )
 
     def _compute_smtp_authentication_info(self):
-        super()._compute_smtp_authentication_info()
+        result = super()._compute_smtp_authentication_info()
         for server in self.filtered(lambda server: server.smtp_authentication == GRAPH_AUTH):
             server.smtp_authentication_info = self.env._(
                 "Send through Microsoft Graph with the app registration of CRM settings (Mail.Send "
@@ -98,6 +98,7 @@ class IrMailServer(models.Model):
                 "Sign in with the Microsoft or Google sign-in of the connected mailbox below (SMTP "
                 "XOAUTH2); no password is stored."
             )
+        return result
 
     def _smtp_login__(self, connection, smtp_user, smtp_password):  # Odoo's own signature
         if len(self) == 1 and self.smtp_authentication == OAUTH_AUTH:

@@ -1,3 +1,5 @@
+import urllib.parse
+
 from odoo import api, fields, models
 
 from ..mailsync import secrets
@@ -5,6 +7,14 @@ from .crm_mail_secret_mixin import KEY_OPTION, EncryptionKeyError
 
 SECRET_PARAM = "crm_mail_sync.microsoft_client_secret"  # noqa: S105 - a parameter key, not a secret
 GOOGLE_SECRET_PARAM = "crm_mail_sync.google_client_secret"  # noqa: S105 - a parameter key, not a secret
+# Where Odoo's own Outlook (microsoft_outlook) and Gmail (google_gmail) integrations keep their
+# OAuth client (system parameters, see their res_config_settings.py): used when ours is empty.
+ODOO_OAUTH_PARAMS = {
+    "microsoft": ("microsoft_outlook_client_id", "microsoft_outlook_client_secret"),
+    "google": ("google_gmail_client_id", "google_gmail_client_secret"),
+}
+# Odoo's Outlook sign-in endpoint: https://login.microsoftonline.com/<tenant>/oauth2/v2.0/
+ODOO_OUTLOOK_ENDPOINT_PARAM = "microsoft_outlook.endpoint"
 
 
 class ResConfigSettings(models.TransientModel):
@@ -43,6 +53,48 @@ class ResConfigSettings(models.TransientModel):
     def _compute_crm_mail_sync_key_error(self):
         error = self.env["crm.mail.secret.mixin"]._encryption_key_error() if self.env.user._is_system() else False
         self.crm_mail_sync_key_error = error
+
+    # Which app registration the sign-ins use: ours ("own"), Odoo's Outlook/Gmail one ("odoo"), none.
+    crm_mail_sync_microsoft_app_source = fields.Selection(
+        [("own", "Mail Sync"), ("odoo", "Odoo"), ("none", "None")], compute="_compute_oauth_app_sources"
+    )
+    crm_mail_sync_google_app_source = fields.Selection(
+        [("own", "Mail Sync"), ("odoo", "Odoo"), ("none", "None")], compute="_compute_oauth_app_sources"
+    )
+
+    @api.depends_context("uid")
+    def _compute_oauth_app_sources(self):
+        self.crm_mail_sync_microsoft_app_source = self._crm_mail_sync_oauth_app("microsoft", decrypt=False)["source"]
+        self.crm_mail_sync_google_app_source = self._crm_mail_sync_oauth_app("google", decrypt=False)["source"]
+
+    @api.model
+    def _crm_mail_sync_oauth_app(self, provider, decrypt=True):
+        """The OAuth client that "Sign in with <provider>" uses, provider "microsoft" or "google".
+
+        Ours (CRM settings, Mail Sync) when its client ID and secret are both set; else the one
+        of Odoo's own Outlook or Gmail integration (system parameters of ODOO_OAUTH_PARAMS,
+        stored by Odoo in clear, as Odoo does), so an administrator configures a provider once.
+        Returns a dict: client_id, client_secret ("" unless decrypt), tenant (Microsoft: ours,
+        else the tenant of Odoo's Outlook endpoint, else "common"), source ("own", "odoo" or
+        "none"). Raises nothing; decrypting our secret may raise UserError (no key).
+        """
+        params = self.env["ir.config_parameter"].sudo()
+        secret_param = SECRET_PARAM if provider == "microsoft" else GOOGLE_SECRET_PARAM
+        tenant = ""
+        if provider == "microsoft":
+            tenant = params.get_param("crm_mail_sync.microsoft_tenant_id") or ""
+        client_id = params.get_param(f"crm_mail_sync.{provider}_client_id")
+        if client_id and params.get_param(secret_param) and (tenant or provider == "google"):
+            secret = self._client_secret(secret_param) if decrypt else ""
+            return {"client_id": client_id, "client_secret": secret, "tenant": tenant, "source": "own"}
+        odoo_id_param, odoo_secret_param = ODOO_OAUTH_PARAMS[provider]
+        client_id, secret = params.get_param(odoo_id_param), params.get_param(odoo_secret_param)
+        if client_id and secret:
+            if provider == "microsoft" and not tenant:
+                endpoint = params.get_param(ODOO_OUTLOOK_ENDPOINT_PARAM) or ""
+                tenant = urllib.parse.urlsplit(endpoint).path.strip("/").split("/")[0] or "common"
+            return {"client_id": client_id, "client_secret": secret, "tenant": tenant, "source": "odoo"}
+        return {"client_id": "", "client_secret": "", "tenant": tenant, "source": "none"}
 
     def _compute_client_secrets(self):
         # A secret never reads back.

@@ -5,14 +5,15 @@
 #   scripts/odoo-tests.sh /crm_mail_sync:TestMailboxSync.test_the_cron_syncs_every_connected_mailbox
 # Prints Odoo's log to .test-results/odoo-dev.log and the pass/fail counts.
 source "$(dirname "$0")/env.sh"
-have_odoo || { echo "ERROR: no Odoo 19 at ODOO_SRC=$ODOO_SRC" >&2; exit 1; }
+ensure_odoo || exit 1
+ensure_postgres
 ensure_venv
 tags="${1:-/crm_mail_sync}"
 db="crm_mail_sync_dev_$$"
 data_dir="$(mktemp -d)"
 mkdir -p "$REPO/.test-results"
 log="$REPO/.test-results/odoo-dev.log"
-trap 'dropdb $(odoo_db_args | sed "s/--db_host=/-h /; s/--db_port=/-p /; s/--db_user=/-U /") --if-exists "$db" 2>/dev/null; rm -rf "$data_dir"' EXIT
+at_exit 'dropdb $(odoo_db_args | sed "s/--db_host=/-h /; s/--db_port=/-p /; s/--db_user=/-U /") --if-exists "$db" 2>/dev/null; rm -rf "$data_dir"'
 # shellcheck disable=SC2046
 "$PY" "$ODOO_SRC/odoo-bin" $(odoo_db_args) -d "$db" \
     --addons-path="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$(addons_link_dir)" \

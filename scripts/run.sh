@@ -5,11 +5,9 @@
 # HTTP_PORT (8069), DEMO_IMAP_PORT (1143), DEMO_IMAPS_PORT (1993), DEMO_SMTP_PORT (1025).
 source "$(dirname "$0")/env.sh"
 
-if ! have_odoo; then
-    echo "ERROR: no Odoo 19 at ODOO_SRC=$ODOO_SRC. Check out Odoo 19 Community there (README, Install)." >&2
-    exit 1
-fi
 ensure_debian_packages
+ensure_odoo || exit 1
+ensure_postgres
 ensure_venv
 db="${CRM_MAIL_SYNC_DB:-crm_mail_sync_demo}"
 # The demo's encryption key for stored passwords, kept beside the venv so the demo
@@ -26,7 +24,7 @@ http_port="${HTTP_PORT:-8069}"
     --imaps-port "${DEMO_IMAPS_PORT:-1993}" --smtp-port "${DEMO_SMTP_PORT:-1025}" &
 demo_pid=$!
 stop_demo() { kill -TERM "$demo_pid" 2>/dev/null || true; wait "$demo_pid" 2>/dev/null || true; }
-trap stop_demo EXIT
+at_exit stop_demo
 sleep 2
 if ! kill -0 "$demo_pid" 2>/dev/null; then
     echo "ERROR: the demo mail servers did not start (see above)." >&2

@@ -19,7 +19,7 @@ class TestCreateOpportunity(InteractionCase):
     def wizard(self, interactions, user=None):
         user = user or self.sam
         action = interactions.with_user(user).action_create_opportunity()
-        return Form(self.env[action["res_model"]].with_user(user).with_context(action["context"]))
+        return Form(self.env[action["res_model"]].with_user(user).with_context(**action["context"]))
 
     def test_subject_cleaning(self):
         cases = {

@@ -272,7 +272,7 @@ class TestInteractionSharingOverRpc(HttpCase, InteractionCase):
 class TestRemoveMailbox(InteractionCase):
     def remove(self, account, user, delete_logged):
         action = account.with_user(user).action_remove()
-        wizard = self.env[action["res_model"]].with_user(user).with_context(action["context"]).create({})
+        wizard = self.env[action["res_model"]].with_user(user).with_context(**action["context"]).create({})
         # Counted as the user: a colleague's private mail is not counted for them.
         self.assertEqual(wizard.logged_count, 1 if user == account.user_id else 0)
         wizard.delete_logged = delete_logged

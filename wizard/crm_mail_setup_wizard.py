@@ -43,7 +43,7 @@ class CrmMailSetupWizard(models.TransientModel):
     email = fields.Char("Email Address", default=lambda self: self.env.user.email)
 
     # What the autodetection found
-    provider_id = fields.Many2one("crm.mail.provider", "Provider")
+    provider_id = fields.Many2one("crm.mail.provider")
     detection_note = fields.Char(readonly=True)
     detection_source = fields.Selection(
         [
@@ -129,7 +129,7 @@ class CrmMailSetupWizard(models.TransientModel):
             wizard.offers_microsoft = provider.auth_oauth_microsoft
             # Google sign-in only where an administrator registered a Google client.
             wizard.offers_google = provider.auth_oauth_google and bool(
-                self.env["ir.config_parameter"].sudo().get_param("crm_mail_sync.google_client_id")
+                self.env["res.config.settings"]._crm_mail_sync_oauth_app("google", decrypt=False)["client_id"]
             )
             wizard.offers_choice = wizard.offers_microsoft or wizard.offers_google
 
@@ -220,8 +220,9 @@ class CrmMailSetupWizard(models.TransientModel):
         )
         if provider:
             values["detection_note"] = self.env._("We found your provider: %(name)s.", name=provider.name)
-            google = provider.auth_oauth_google and self.env["ir.config_parameter"].sudo().get_param(
-                "crm_mail_sync.google_client_id"
+            google = (
+                provider.auth_oauth_google
+                and self.env["res.config.settings"]._crm_mail_sync_oauth_app("google", decrypt=False)["client_id"]
             )
             values["auth_method"] = (
                 "oauth_microsoft"

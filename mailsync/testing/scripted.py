@@ -75,8 +75,8 @@ class ScriptedServer:
                 self._imap(conn, reader)
             else:
                 self._smtp(conn, reader)
-        except (OSError, ConnectionError):
-            pass
+        except OSError:
+            return  # the client hung up or timed out: the session is over
         finally:
             reader.close()
             conn.close()
