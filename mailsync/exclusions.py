@@ -29,7 +29,7 @@ import email.parser
 import email.policy
 import re
 
-from .addresses import Exclusions, normalize
+from .addresses import Exclusions, _ascii_domain, normalize
 
 BULK = "bulk"
 ROLE = "role"
@@ -95,6 +95,7 @@ _BULK_PRECEDENCE = {"bulk", "list", "junk"}
 _METHOD = re.compile(rb"^METHOD:\s*(REQUEST|CANCEL)\s*$", re.IGNORECASE | re.MULTILINE)
 _INVITATION_METHODS = {"request", "cancel"}
 _HEADER_END = re.compile(rb"\r\n\r\n|\n\n")
+_DOMAIN = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)+$")
 
 
 def role_exclusions():
@@ -195,11 +196,11 @@ class Blocklist(Exclusions):
         ``kind`` (``address``, ``domain`` or ``subdomains``), or None when
         ``value`` is not one."""
         value = (value or "").strip()
-        if kind == "address":
-            return normalize(value)
-        domain = value.rsplit("@", 1)[-1].lstrip("*.").strip()
-        key = normalize(f"x@{domain}") if domain else None
-        if not key:
+        if not value or any(ch.isspace() for ch in value):
             return None
-        domain = key.split("@", 1)[1]
+        if kind == "address":
+            return normalize(value) if "@" in value else None
+        domain = _ascii_domain(value.rsplit("@", 1)[-1].lstrip("*."))
+        if not domain or "." not in domain or not _DOMAIN.match(domain):
+            return None
         return f"*.{domain}" if kind == "subdomains" else domain

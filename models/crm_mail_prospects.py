@@ -567,7 +567,8 @@ def _wants_true(operator, value):
     """Whether a search on a boolean field asks for True (``=``, ``!=``,
     ``in``, ``not in``, as Odoo hands them to a search method)."""
     if operator in ("in", "not in"):
-        asked = True in set(value if isinstance(value, list | tuple | set) else [value])
+        values = [value] if value is None or isinstance(value, bool | int | str) else list(value)
+        asked = True in values
         return asked if operator == "in" else not asked
     return bool(value) if operator == "=" else not value
 

@@ -8,6 +8,7 @@ from . import test_mail_account as test_mail_account
 from . import test_mailbox_sync as test_mailbox_sync
 from . import test_microsoft_sign_in as test_microsoft_sign_in
 from . import test_prospects as test_prospects
+from . import test_prospects_ui as test_prospects_ui
 from . import test_provider_refusals as test_provider_refusals
 from . import test_security_boundary as test_security_boundary
 from . import test_setup_wizard as test_setup_wizard

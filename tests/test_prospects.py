@@ -1,7 +1,7 @@
 import datetime
 
 from odoo import fields
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, HttpCase, tagged
 from odoo.tools import mute_logger
 
@@ -238,7 +238,7 @@ class TestExclusionsAndBlocklist(ProspectsCase):
         Blocked.create({"entry": "customer.example", "kind": "subdomains"})
         logged, _fetched = self.ingest(self.sam_box, raw_email("x@eu.customer.example", "sam@ourcompany.example"))
         self.assertFalse(self.new_senders(), "a subdomain is blocked too")
-        with self.assertRaises(Exception) as caught:
+        with self.assertRaises(UserError) as caught:
             Blocked.create({"entry": "not a domain!", "kind": "domain"})
         self.assertIn("not an email address or a domain", str(caught.exception))
 

@@ -173,6 +173,9 @@ def test_blocklist_entries_address_domain_subdomains():
     assert exclusions.Blocklist.entry("spam@vendor.example", "domain") == "vendor.example"
     assert exclusions.Blocklist.entry("vendor.example", "subdomains") == "*.vendor.example"
     assert exclusions.Blocklist.entry("not an address", "address") is None
+    assert exclusions.Blocklist.entry("not a domain!", "domain") is None
+    assert exclusions.Blocklist.entry("vendor", "domain") is None
+    assert exclusions.Blocklist.entry("Bücher.example", "domain") == "xn--bcher-kva.example"
     blocked = Exclusions(["vendor.example"]).union(Exclusions(["*.ads.example", "x@other.example"]))
     assert blocked.matches("a@vendor.example")
     assert not blocked.matches("a@eu.vendor.example")
