@@ -1,9 +1,12 @@
 import datetime
 
+from lxml import etree
+
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, HttpCase, tagged
 from odoo.tools import mute_logger
+from odoo.tools.safe_eval import safe_eval
 
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
 
@@ -251,6 +254,26 @@ class TestExclusionsAndBlocklist(ProspectsCase):
 
 @tagged("post_install", "-at_install")
 class TestEmailFilters(ProspectsCase):
+    def search_filter(self, user, name):
+        """The records the Emails list shows ``user`` with the quick filter ``name``."""
+        view = self.env.ref("crm_mail_sync.crm_mail_interaction_view_search")
+        arch = self.env["crm.mail.interaction"].with_user(user).get_views([(view.id, "search")])["views"]["search"]
+        node = etree.fromstring(arch["arch"]).xpath(f"//filter[@name='{name}']")[0]  # noqa: S320 - our view
+        domain = safe_eval(node.get("domain"), {"uid": user.id})
+        return self.env["crm.mail.interaction"].with_user(user).search(domain)
+
+    def test_mine_and_my_teams(self):
+        sams, _f = self.ingest(self.sam_box, raw_email("bea@customer.example", "sam@ourcompany.example"))
+        tinas, _f = self.ingest(
+            self.mailbox(self.tina, "everyone"), raw_email("bea@customer.example", "tina@ourcompany.example")
+        )
+        ottos, _f = self.ingest(
+            self.mailbox(self.otto, "everyone"), raw_email("bea@customer.example", "otto@ourcompany.example")
+        )
+        self.assertEqual(self.search_filter(self.sam, "mine"), sams)
+        self.assertEqual(self.search_filter(self.sam, "my_team"), sams | tinas)
+        self.assertEqual(self.search_filter(self.otto, "my_team"), ottos)
+
     def test_with_attachments_and_unanswered(self):
         question, _f = self.ingest(
             self.sam_box,
