@@ -267,9 +267,8 @@ class TestEmailFilters(ProspectsCase):
         tinas, _f = self.ingest(
             self.mailbox(self.tina, "everyone"), raw_email("bea@customer.example", "tina@ourcompany.example")
         )
-        ottos, _f = self.ingest(
-            self.mailbox(self.otto, "everyone"), raw_email("bea@customer.example", "otto@ourcompany.example")
-        )
+        self.otto_box.sudo().sharing = "everyone"
+        ottos, _f = self.ingest(self.otto_box, raw_email("bea@customer.example", "otto@ourcompany.example"))
         self.assertEqual(self.search_filter(self.sam, "mine"), sams)
         self.assertEqual(self.search_filter(self.sam, "my_team"), sams | tinas)
         self.assertEqual(self.search_filter(self.otto, "my_team"), ottos)
