@@ -29,6 +29,7 @@
         "security/ir.model.access.csv",
         "security/crm_mail_account_security.xml",
         "security/crm_mail_interaction_security.xml",
+        "security/crm_mail_prospects_security.xml",
         "data/provider_presets.xml",
         "data/ir_cron.xml",
         "wizard/crm_mail_setup_wizard_views.xml",
@@ -47,6 +48,7 @@
         "wizard/crm_mail_create_opportunity_views.xml",
         "views/res_partner_views.xml",
         "views/crm_lead_views.xml",
+        "views/crm_mail_prospects_views.xml",
     ],
     "demo": [
         "demo/crm_mail_sync_demo.xml",

@@ -133,6 +133,13 @@ class Exclusions:
                 if key:
                     self.addresses.add(key)
 
+    def union(self, other):
+        """A new :class:`Exclusions` matching what this one or ``other`` matches."""
+        merged = Exclusions()
+        for name in ("addresses", "locals", "domains", "suffixes"):
+            setattr(merged, name, getattr(self, name) | getattr(other, name))
+        return merged
+
     def matches(self, address):
         key = normalize(address)
         if not key:

@@ -107,8 +107,12 @@ SENT_NAMES = tuple(name for names in SENT_NAMES_BY_LANGUAGE.values() for name in
 # lower rank is preferred when several folders have a sent name.
 _SENT_PARENTS = {(): 0, ("[gmail]",): 0, ("[google mail]",): 0, ("inbox",): 1}
 
-# Authentication-Results: the receiving server's verdict on the sender (mailsync.authentication).
-HEADER_FIELDS = b"FROM TO CC BCC DATE MESSAGE-ID IN-REPLY-TO REFERENCES SUBJECT AUTHENTICATION-RESULTS"
+# AUTHENTICATION-RESULTS is read by mailsync.authentication (the receiving server's verdict on
+# the sender); the last five by mailsync.exclusions (bulk mail, auto-replies, invitations).
+HEADER_FIELDS = (
+    b"FROM TO CC BCC DATE MESSAGE-ID IN-REPLY-TO REFERENCES SUBJECT AUTHENTICATION-RESULTS"
+    b" LIST-UNSUBSCRIBE LIST-ID PRECEDENCE AUTO-SUBMITTED CONTENT-TYPE"
+)
 _HEADER_ITEM = b"BODY.PEEK[HEADER.FIELDS (" + HEADER_FIELDS + b")]"
 # The server echoes the header list its own way: Courier-IMAP quotes each
 # field name (astrings, RFC 3501 section 9), others change case or order.

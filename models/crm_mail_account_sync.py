@@ -514,11 +514,14 @@ class CrmMailAccount(models.Model):
             .mapped("message_key")
         )
         fresh = [(record, headers) for record, headers in pending if headers.identity not in known]
+        fresh = self._exclude_by_rules(fresh)  # issue 17: bulk, auto-replies, invitations (crm_mail_prospects.py)
         record_of = {id(headers): record for record, headers in fresh}
         max_message = self._size_limit("crm_mail_sync.max_message_mb", DEFAULT_MAX_MESSAGE_MB)
         logged = Interaction.browse()
         chunk, chunk_bytes = [], 0
-        for headers, partners, leads in Interaction._match(self, [headers for _record, headers in fresh]):
+        matches = Interaction._match(self, [headers for _record, headers in fresh])
+        matches += self._after_match(batch, uidvalidity, fresh, matches)  # issue 17: contacts by policy, New Senders
+        for headers, partners, leads in matches:
             record = record_of[id(headers)]
             if record.size > max_message:
                 content = self._oversized_content(headers, record.size, max_message)
@@ -543,7 +546,7 @@ class CrmMailAccount(models.Model):
         items = []
         for record, headers, partners, leads in chunk:
             raw = bodies.pop(record.uid, None)
-            if raw is None:  # gone from the server between the two fetches
+            if raw is None or self._excluded_whole(raw):  # gone from the server; an invitation (issue 17)
                 continue
             try:
                 content = message.parse_message(raw, max_attachment_bytes=limit)

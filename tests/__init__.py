@@ -13,6 +13,8 @@ from . import test_mail_account as test_mail_account
 from . import test_mailbox_sync as test_mailbox_sync
 from . import test_microsoft_sign_in as test_microsoft_sign_in
 from . import test_oauth_apps as test_oauth_apps
+from . import test_prospects as test_prospects
+from . import test_prospects_ui as test_prospects_ui
 from . import test_provider_refusals as test_provider_refusals
 from . import test_security_boundary as test_security_boundary
 from . import test_sender_authentication as test_sender_authentication
