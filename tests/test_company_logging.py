@@ -178,10 +178,10 @@ class TestCompanyLogging(MailSyncCase):
         Interaction = type(self.env["crm.mail.interaction"])
         original_log = Interaction._log
 
-        def refusing_log(model, account, items, owner=None):
+        def refusing_log(model, account, items, **kwargs):
             if any(content.headers.subject == "Poison" for content, _partners, _leads in items):
                 raise ValueError("A string literal cannot contain NUL (0x00) characters.")
-            return original_log(model, account, items, owner=owner)
+            return original_log(model, account, items, **kwargs)
 
         return patch.object(Interaction, "_log", refusing_log)
 
