@@ -553,6 +553,7 @@ class CrmMailAccount(models.Model):
             except Exception as error:  # noqa: BLE001 - the parser promises not to; never block the mailbox on it
                 self._skip(batch.folder, uidvalidity, record, error, headers)
                 continue
+            raw = None  # the parsed content is what is logged: the raw bytes can go now
             items.append((record, content, partners, leads))
         del bodies
         return self._log_isolated(batch.folder, uidvalidity, items, role=batch.role)[0]
