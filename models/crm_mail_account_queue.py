@@ -59,7 +59,7 @@ from .mail_error_messages import describe
 _logger = logging.getLogger(__name__)
 
 QUEUE_FIELDS = frozenset(
-    {"kind", "queue_folder", "queue_storage_folder", "queue_not_logged_folder", "queue_enabled", "queue_report"}
+    {"queue_folder", "queue_storage_folder", "queue_not_logged_folder", "queue_enabled", "queue_report"}
 )
 
 
@@ -102,6 +102,24 @@ class CrmMailAccount(models.Model):
     @api.model
     def _admin_only_fields(self):
         return super()._admin_only_fields() | QUEUE_FIELDS
+
+    def _check_admin_only_fields(self, vals_list, creating):
+        """A salesperson chooses how their own mailbox is read (IMAP, Graph),
+        never that it is a company logging mailbox, nor changes one."""
+        super()._check_admin_only_fields(vals_list, creating)
+        if mail_network_policy.is_administrator(self.env):
+            return
+        if any(vals.get("kind") == "queue" for vals in vals_list) or (
+            not creating and "kind" in {name for vals in vals_list for name in vals} and "queue" in self.mapped("kind")
+        ):
+            raise AccessError(
+                self.env._(
+                    "Only an administrator can set “%(field)s” (%(name)s) of a connected mailbox. "
+                    "Use the “Connect a Mailbox” assistant to connect your own.",
+                    field=self._fields["kind"].string,
+                    name="kind",
+                )
+            )
 
     @api.constrains("kind", "user_id")
     def _check_queue_owner(self):
