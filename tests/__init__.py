@@ -1,4 +1,5 @@
 from . import test_chatter_display as test_chatter_display
+from . import test_chatter_tours as test_chatter_tours
 from . import test_create_opportunity as test_create_opportunity
 from . import test_google_sign_in as test_google_sign_in
 from . import test_graph_outgoing as test_graph_outgoing
