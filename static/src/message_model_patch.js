@@ -15,4 +15,12 @@ patch(Message.prototype, {
         /** Set once "Show images" loaded the original body of this email. */
         this.crmMailImagesShown = fields.Attr(false);
     },
+
+    /** A body from the server is the blocked one again: offer "Show images" again. */
+    update(data) {
+        if (data && typeof data === "object" && "body" in data) {
+            this.crmMailImagesShown = false;
+        }
+        super.update(data);
+    },
 });

@@ -43,7 +43,7 @@ patch(Message.prototype, {
             "crm_mail_body_with_images",
             [[this.crmMailSync.interaction_id]]
         );
-        this.message.crmMailImagesShown = true;
         this.message.update({ body: ["markup", body] });
+        this.message.crmMailImagesShown = true;
     },
 });
