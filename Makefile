@@ -13,5 +13,5 @@ lint:
 i18n:  ## export translatable terms to i18n/*.pot and merge them into fr.po and es.po
 	bash scripts/i18n.sh
 
-bench:  ## sync and matching benchmarks against real Dovecot and Odoo (figures in bench/RESULTS.md); ARGS="--messages 2000"
-	bash -c 'source scripts/env.sh && ensure_venv && CRM_MAIL_SYNC_ADDONS="$$(addons_link_dir)" "$$PY" bench/run.py $(ARGS)'
+bench:  ## sync and matching benchmarks against real Dovecot and Odoo (figures in bench/RESULTS.md); ARGS="--messages 2000", CHATTER_ARGS="--messages 100000"
+	bash -c 'source scripts/env.sh && ensure_venv && CRM_MAIL_SYNC_ADDONS="$$(addons_link_dir)" "$$PY" bench/run.py $(ARGS) && "$$PY" bench/chatter.py $(CHATTER_ARGS)'

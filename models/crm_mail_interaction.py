@@ -4,6 +4,7 @@ from collections import defaultdict
 from markupsafe import Markup
 
 from odoo import api, fields, models
+from odoo.fields import Domain
 from odoo.tools import SQL, escape_psql, format_datetime, plaintext2html
 from odoo.tools.mimetypes import guess_mimetype
 
@@ -119,6 +120,55 @@ class CrmMailInteraction(models.Model):
         if company_ids is not None:
             domain = ["&", "|", ("company_id", "=", False), ("company_id", "in", list(company_ids)), *domain]
         return domain
+
+    @api.model
+    def _message_visible_domain(self, user, company_ids):
+        """Which ``mail.message`` rows ``user`` may see as far as logged email
+        goes, as a domain on ``mail.message`` (its global record rule):
+        every message that carries no logged email, and those whose email
+        ``_sharing_domain(user, company_ids)`` lets them see.
+
+        Written as plain SQL behind ``crm_mail_interaction_id IS NULL OR``:
+        PostgreSQL only looks the email up for the rows that carry one, and
+        the query stays as cheap to plan as without the addon, so ordinary
+        chatter, Discuss and ``mail.message`` searches cost what they cost
+        without it (bench/chatter.py measures it). ``('crm_mail_interaction_id',
+        'any', _sharing_domain)`` cost every read of any message about twice:
+        PostgreSQL planned the ORM's nested subqueries each time (issue 13).
+        """
+        sharing = self._sharing_domain(user, company_ids)
+        companies = sorted(company_ids or [])
+        everyone = "everyone" if not user.share else "nobody"
+
+        def to_sql(model, alias, query):
+            # The SQL of _sharing_domain, written by hand: ORM-built subqueries
+            # (joins, nested "any") cost more to plan than the read they guard.
+            # test_security_boundary and test_interaction_log check both agree.
+            message_email = SQL.identifier(alias, "crm_mail_interaction_id")
+            return SQL(
+                """(%(email)s IS NULL OR EXISTS(
+                    SELECT 1 FROM crm_mail_interaction i
+                     WHERE i.id = %(email)s
+                       AND (i.company_id IS NULL OR i.company_id = ANY(%(companies)s))
+                       AND (i.owner_id = %(uid)s OR i.sharing = %(everyone)s
+                            OR (i.sharing = 'team' AND i.owner_id IN (
+                                SELECT owner.user_id
+                                  FROM crm_team_member owner
+                                  JOIN crm_team team ON team.id = owner.crm_team_id AND team.active
+                                  JOIN crm_team_member me ON me.crm_team_id = team.id AND me.active
+                                                         AND me.user_id = %(uid)s
+                                 WHERE owner.active)))))""",
+                email=message_email,
+                companies=companies,
+                uid=user.id,
+                everyone=everyone,
+            )
+
+        def predicate(message):
+            email = message.sudo().crm_mail_interaction_id
+            return not email or bool(email.filtered_domain(sharing))
+
+        return Domain.custom(to_sql=to_sql, predicate=predicate)
 
     def _compute_attachment_ids(self):
         attachments = self.env["ir.attachment"].search([("res_model", "=", self._name), ("res_id", "in", self.ids)])
