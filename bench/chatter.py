@@ -255,7 +255,13 @@ def render(args, total, logged, results, plans):
             f"| {name} | {off['ms']:.1f} | {on['ms']:.1f} | **{on['ms'] / off['ms']:.2f}** | {old['ms']:.1f} |"
             f" {old['ms'] / off['ms']:.2f} | {on['shown']}, {on['count']} |"
         )
-    lines += ["", "Target: on/off <= 1.10 for each case.", ""]
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    lines += [
+        "",
+        f"Target: on/off <= 1.10 for each case. Load average at the end of the run: {load}"
+        f" ({os.cpu_count()} CPUs; reads of a few ms are noisy on a shared machine).",
+        "",
+    ]
     for label in ("on", "off", "old"):
         lines += [f"EXPLAIN ANALYZE of (b)'s query with the rules (all its messages), rule {label}:", ""]
         lines += ["```", *plans[label], "```", ""]
