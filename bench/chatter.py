@@ -82,9 +82,10 @@ def seed(env, total):
                    FROM generate_series(1, %(count)s) AS n
                  RETURNING id, date)
                INSERT INTO mail_message (model, res_id, message_type, subtype_id, body, date, is_internal,
-                                         crm_mail_interaction_id, create_uid, write_uid, create_date, write_date)
+                                         crm_mail_interaction_id, crm_mail_owner_id, crm_mail_sharing,
+                                         crm_mail_company_id, create_uid, write_uid, create_date, write_date)
                SELECT 'res.partner', %(res_id)s, 'email', %(note)s, '<p>Email</p>', i.date, true, i.id,
-                      1, 1, now(), now() FROM i""",
+                      %(owner)s, %(sharing)s, %(company)s, 1, 1, now(), now() FROM i""",
             {
                 "key": key,
                 "owner": owner_id,

@@ -1,5 +1,6 @@
 import base64
 from collections import defaultdict
+from functools import partial
 
 from markupsafe import Markup
 
@@ -128,9 +129,11 @@ class CrmMailInteraction(models.Model):
         every message that carries no logged email, and those whose email
         ``_sharing_domain(user, company_ids)`` lets them see.
 
-        Written as plain SQL behind ``crm_mail_interaction_id IS NULL OR``:
-        PostgreSQL only looks the email up for the rows that carry one, and
-        the query stays as cheap to plan as without the addon, so ordinary
+        Written as plain SQL on columns of ``mail_message`` (the email's owner,
+        sharing and company, stored related fields) behind
+        ``crm_mail_interaction_id IS NULL OR``, with the reader's teammates
+        computed once per query: no join, no per-row subquery, and a query as
+        cheap to plan as without the addon, so ordinary
         chatter, Discuss and ``mail.message`` searches cost what they cost
         without it (bench/chatter.py measures it). ``('crm_mail_interaction_id',
         'any', _sharing_domain)`` cost every read of any message about twice:
@@ -144,21 +147,30 @@ class CrmMailInteraction(models.Model):
             # The SQL of _sharing_domain, written by hand: ORM-built subqueries
             # (joins, nested "any") cost more to plan than the read they guard.
             # test_security_boundary and test_interaction_log check both agree.
+            # The ORM cannot tell which columns this SQL reads: flush them
+            # (a sharing changed on the email is recomputed onto its messages).
+            model.flush_model(
+                ["crm_mail_interaction_id", "crm_mail_owner_id", "crm_mail_sharing", "crm_mail_company_id"]
+            )
+            self.env["crm.team.member"].flush_model(["user_id", "crm_team_id", "active"])
+            self.env["crm.team"].flush_model(["active"])
             message_email = SQL.identifier(alias, "crm_mail_interaction_id")
+            column = partial(SQL.identifier, alias)
             return SQL(
-                """(%(email)s IS NULL OR EXISTS(
-                    SELECT 1 FROM crm_mail_interaction i
-                     WHERE i.id = %(email)s
-                       AND (i.company_id IS NULL OR i.company_id = ANY(%(companies)s))
-                       AND (i.owner_id = %(uid)s OR i.sharing = %(everyone)s
-                            OR (i.sharing = 'team' AND i.owner_id IN (
-                                SELECT owner.user_id
-                                  FROM crm_team_member owner
-                                  JOIN crm_team team ON team.id = owner.crm_team_id AND team.active
-                                  JOIN crm_team_member me ON me.crm_team_id = team.id AND me.active
-                                                         AND me.user_id = %(uid)s
-                                 WHERE owner.active)))))""",
+                """(%(email)s IS NULL OR (
+                    (%(company)s IS NULL OR %(company)s = ANY(%(companies)s))
+                    AND (%(owner)s = %(uid)s OR %(sharing)s = %(everyone)s
+                         OR (%(sharing)s = 'team' AND %(owner)s = ANY(ARRAY(
+                             SELECT owner.user_id
+                               FROM crm_team_member owner
+                               JOIN crm_team team ON team.id = owner.crm_team_id AND team.active
+                               JOIN crm_team_member me ON me.crm_team_id = team.id AND me.active
+                                                      AND me.user_id = %(uid)s
+                              WHERE owner.active))))))""",
                 email=message_email,
+                company=column("crm_mail_company_id"),
+                owner=column("crm_mail_owner_id"),
+                sharing=column("crm_mail_sharing"),
                 companies=companies,
                 uid=user.id,
                 everyone=everyone,

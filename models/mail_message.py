@@ -10,6 +10,14 @@ class MailMessage(models.Model):
     crm_mail_interaction_id = fields.Many2one(
         "crm.mail.interaction", "Logged Email", index="btree_not_null", ondelete="cascade", readonly=True
     )
+    # Copies of the email's sharing, kept by the ORM (stored related fields):
+    # the record rule compares these columns of mail_message, with no join nor
+    # per-row subquery (crm.mail.interaction._message_visible_domain).
+    crm_mail_owner_id = fields.Many2one(related="crm_mail_interaction_id.owner_id", store=True, string="Shared By")
+    crm_mail_sharing = fields.Selection(related="crm_mail_interaction_id.sharing", store=True, string="Sharing")
+    crm_mail_company_id = fields.Many2one(
+        related="crm_mail_interaction_id.company_id", store=True, string="Logged Email Company"
+    )
 
     def _extras_to_store(self, store, format_reply):
         """The chatter entries of a logged email carry ``crm_mail_sync``: its
