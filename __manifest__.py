@@ -2,7 +2,7 @@
 {
     "name": "CRM Mail Sync",
     "summary": "Connect salespeople's mailboxes: log sent and received email on contacts and opportunities",
-    "version": "19.0.1.0.0",
+    "version": "19.0.1.1.0",
     "category": "Sales/CRM",
     "author": "crm_mail_sync developers",
     "license": "LGPL-3",
@@ -57,7 +57,7 @@
     "uninstall_hook": "uninstall_hook",
     "assets": {
         "web.assets_backend": [
-            "crm_mail_sync/static/src/views/**/*",
+            "crm_mail_sync/static/src/**/*",
         ],
         "web.assets_tests": [
             "crm_mail_sync/static/tests/tours/**/*",

@@ -1,13 +1,17 @@
 import base64
 from collections import defaultdict
+from functools import partial
 
 from markupsafe import Markup
 
 from odoo import api, fields, models
+from odoo.fields import Domain
 from odoo.tools import SQL, escape_psql, format_datetime, plaintext2html
+from odoo.tools.mimetypes import guess_mimetype
 
 from ..mailsync import authentication, matching
 from ..mailsync.addresses import normalize, parse_header_addresses
+from .remote_content import block_remote_content
 
 DIRECTIONS = [(matching.RECEIVED, "Received"), (matching.SENT, "Sent")]
 SENDER_CHECKS = [
@@ -64,6 +68,15 @@ class CrmMailInteraction(models.Model):
     recipients = fields.Char("To", readonly=True)
     cc = fields.Char(readonly=True)
     body = fields.Html(readonly=True)
+    body_display = fields.Html(
+        "Content",
+        compute="_compute_body_display",
+        sanitize=False,
+        help="The body with remote images and style sheets removed, unless “Show images” was clicked.",
+    )
+    has_remote_content = fields.Boolean(
+        "Remote Content", compute="_compute_has_remote_content", store=True, readonly=True
+    )
     partner_ids = fields.Many2many(
         "res.partner",
         "crm_mail_interaction_res_partner_rel",
@@ -122,11 +135,103 @@ class CrmMailInteraction(models.Model):
             domain = ["&", "|", ("company_id", "=", False), ("company_id", "in", list(company_ids)), *domain]
         return domain
 
+    @api.model
+    def _message_visible_domain(self, user, company_ids):
+        """Which ``mail.message`` rows ``user`` may see as far as logged email
+        goes, as a domain on ``mail.message`` (its global record rule):
+        every message that carries no logged email, and those whose email
+        ``_sharing_domain(user, company_ids)`` lets them see.
+
+        Written as plain SQL on columns of ``mail_message`` (the email's owner,
+        sharing and company, stored related fields) behind
+        ``crm_mail_interaction_id IS NULL OR``, with the reader's teammates
+        computed once per query: no join, no per-row subquery, and a query as
+        cheap to plan as without the addon, so ordinary
+        chatter, Discuss and ``mail.message`` searches cost what they cost
+        without it (bench/chatter.py measures it). ``('crm_mail_interaction_id',
+        'any', _sharing_domain)`` cost every read of any message about twice:
+        PostgreSQL planned the ORM's nested subqueries each time (issue 13).
+        """
+        sharing = self._sharing_domain(user, company_ids)
+        companies = sorted(company_ids or [])
+        everyone = "everyone" if not user.share else "nobody"
+
+        def to_sql(model, alias, query):
+            # The SQL of _sharing_domain, written by hand: ORM-built subqueries
+            # (joins, nested "any") cost more to plan than the read they guard.
+            # test_security_boundary and test_interaction_log check both agree.
+            # The ORM cannot tell which columns this SQL reads: flush them
+            # (a sharing changed on the email is recomputed onto its messages).
+            model.flush_model(
+                ["crm_mail_interaction_id", "crm_mail_owner_id", "crm_mail_sharing", "crm_mail_company_id"]
+            )
+            self.env["crm.team.member"].flush_model(["user_id", "crm_team_id", "active"])
+            self.env["crm.team"].flush_model(["active"])
+            message_email = SQL.identifier(alias, "crm_mail_interaction_id")
+            column = partial(SQL.identifier, alias)
+            return SQL(
+                """(%(email)s IS NULL OR (
+                    (%(company)s IS NULL OR %(company)s = ANY(%(companies)s))
+                    AND (%(owner)s = %(uid)s OR %(sharing)s = %(everyone)s
+                         OR (%(sharing)s = 'team' AND %(owner)s = ANY(ARRAY(
+                             SELECT owner.user_id
+                               FROM crm_team_member owner
+                               JOIN crm_team team ON team.id = owner.crm_team_id AND team.active
+                               JOIN crm_team_member me ON me.crm_team_id = team.id AND me.active
+                                                      AND me.user_id = %(uid)s
+                              WHERE owner.active))))))""",
+                email=message_email,
+                company=column("crm_mail_company_id"),
+                owner=column("crm_mail_owner_id"),
+                sharing=column("crm_mail_sharing"),
+                companies=companies,
+                uid=user.id,
+                everyone=everyone,
+            )
+
+        def predicate(message):
+            email = message.sudo().crm_mail_interaction_id
+            return not email or bool(email.filtered_domain(sharing))
+
+        return Domain.custom(to_sql=to_sql, predicate=predicate)
+
     def _compute_attachment_ids(self):
         attachments = self.env["ir.attachment"].search([("res_model", "=", self._name), ("res_id", "in", self.ids)])
         by_interaction = attachments.grouped("res_id")
         for interaction in self:
             interaction.attachment_ids = by_interaction.get(interaction.id, attachments.browse())
+
+    @api.depends("body")
+    def _compute_has_remote_content(self):
+        for interaction in self:
+            interaction.has_remote_content = block_remote_content(interaction.body)[1]
+
+    @api.depends("body")
+    @api.depends_context("crm_mail_show_images")
+    def _compute_body_display(self):
+        show = self.env.context.get("crm_mail_show_images")
+        for interaction in self:
+            if show:
+                interaction.body_display = interaction.body
+            else:
+                interaction.body_display = block_remote_content(interaction.body)[0]
+
+    def _chatter_body(self):
+        """The body of this email's chatter entries: its body without remote
+        content (the From/To/date block is rendered when read, see
+        ``_chatter_display``)."""
+        self.ensure_one()
+        body = block_remote_content(self.body)[0]
+        if self.sender_check == authentication.FAIL:
+            warning = Markup(
+                '<p class="o_crm_mail_sync_unverified alert alert-danger small mb-1" role="alert">%s</p>'
+            ) % self.env._(
+                "Unverified sender: the receiving mail server could not confirm that this email comes from "
+                "%(sender)s. Its From may be forged: check with the sender by other means before acting on it.",
+                sender=self.sender or "",
+            )
+            body = warning + Markup(body or "")
+        return body
 
     @api.depends("owner_id")
     def _compute_owner_key(self):
@@ -296,11 +401,16 @@ class CrmMailInteraction(models.Model):
         return body
 
     def _store_attachments(self, contents):
-        """The attachments of each interaction's ``content`` (same order)."""
+        """The attachments of each interaction's ``content`` (same order).
+
+        Their MIME type is guessed from their content (Odoo's
+        ``guess_mimetype``), never taken from the sender; HTML, SVG and other
+        XML are stored as ``text/plain`` (``attachments_mime_plainxml``), so
+        the browser never renders them inline from Odoo's origin."""
         vals_list = [
             {
                 "name": attachment.filename or self.env._("attachment"),
-                "mimetype": attachment.mimetype,
+                "mimetype": guess_mimetype(attachment.content, default="application/octet-stream"),
                 "datas": base64.b64encode(attachment.content),
                 "res_model": self._name,
                 "res_id": interaction.id,
@@ -309,7 +419,7 @@ class CrmMailInteraction(models.Model):
             for attachment in content.attachments
         ]
         if vals_list:
-            self.env["ir.attachment"].sudo().create(vals_list)
+            self.env["ir.attachment"].sudo().with_context(attachments_mime_plainxml=True).create(vals_list)
             self.invalidate_recordset(["attachment_ids"])
 
     def _post_in_chatters(self, records=None):
@@ -332,7 +442,7 @@ class CrmMailInteraction(models.Model):
                 "email_from": interaction.sender,
                 "reply_to": interaction.sender,  # as sent; and spares mail's reply-to computation
                 "subject": interaction.subject,
-                "body": interaction._chatter_header() + (interaction.body or ""),
+                "body": interaction._chatter_body(),
                 "date": interaction.date,
                 "attachment_ids": [fields.Command.set(interaction.attachment_ids.ids)],
                 "crm_mail_interaction_id": interaction.id,
@@ -373,22 +483,75 @@ class CrmMailInteraction(models.Model):
             lambda partner: key and key in (partner.mail_match_key, *partner.secondary_email_ids.mapped("email_key"))
         )[:1]
 
-    def _chatter_header(self):
-        lines = [(self.env._("From"), self.sender), (self.env._("To"), self.recipients), (self.env._("Cc"), self.cc)]
-        shown = Markup("<br/>").join(Markup("<b>%s:</b> %s") % (label, value) for label, value in lines if value)
-        when = format_datetime(self.env, self.date) if self.date else ""
-        header = Markup('<p class="o_crm_mail_sync_header text-muted small">%s<br/>%s</p>') % (shown, when)
-        if self.sender_check == authentication.FAIL:
-            header = (
-                Markup('<p class="o_crm_mail_sync_unverified alert alert-danger small mb-1" role="alert">%s</p>')
-                % self.env._(
-                    "Unverified sender: the receiving mail server could not confirm that this email comes from "
-                    "%(sender)s. Its From may be forged: check with the sender by other means before acting on it.",
-                    sender=self.sender or "",
-                )
-                + header
-            )
-        return header
+    def _chatter_display(self, user):
+        """What the chatter shows around each of these emails' entries, for
+        ``user``, rendered in their language, date format and time zone:
+        ``{interaction id: dict}`` with
+
+        - ``header``: ``[[label, value]]`` (From, To, Cc; empty ones left out),
+        - ``date``: the email's date, formatted,
+        - ``shared_by``: the sharers' names, ``sharing``: its label,
+        - ``labels``: the translated labels of the block and its buttons,
+        - ``can_open_email``, ``can_create_opportunity``: what ``user`` may do,
+        - ``lead``: ``{"id", "name"}`` of the opportunity already linked
+          (then *Open Opportunity* replaces *Create Opportunity*) or ``False``,
+        - ``has_remote_content``: whether *Show images* applies.
+
+        Only for emails ``user`` may read (others are left out)."""
+        user = user.sudo(False) if user else self.env.user
+        env = self.with_user(user).with_context(lang=user.lang, tz=user.tz).env
+        readable = self.with_env(env)._filtered_access("read")
+        if not readable:
+            return {}
+        _ = env._
+        sharing_labels = dict(self._fields["sharing"]._description_selection(env))
+        may_sell = user.has_group("sales_team.group_sale_salesman")
+        labels = {
+            "shared_by": _("Shared by"),
+            "create_opportunity": _("Create Opportunity"),
+            "open_opportunity": _("Open Opportunity"),
+            "open_email": _("Open Email"),
+            "show_images": _("Show images"),
+            "images_blocked": _("Remote images are not shown, to protect your privacy."),
+        }
+        result = {}
+        for interaction in readable.sudo():
+            leads = interaction.lead_ids.filtered(lambda lead: lead.active and lead.type == "opportunity")
+            lead = leads.with_env(env)._filtered_access("read")[:1]
+            lines = [(_("From:"), interaction.sender), (_("To:"), interaction.recipients), (_("Cc:"), interaction.cc)]
+            result[interaction.id] = {
+                "interaction_id": interaction.id,
+                "header": [[label, value] for label, value in lines if value],
+                "date": format_datetime(env, interaction.date, tz=user.tz or False) if interaction.date else "",
+                "shared_by": interaction.owner_id.name or "",
+                "sharing": sharing_labels.get(interaction.sharing, ""),
+                "labels": labels,
+                "can_open_email": True,
+                "can_create_opportunity": bool(may_sell and not lead),
+                "lead": {"id": lead.id, "name": lead.display_name} if lead else False,
+                "has_remote_content": interaction.has_remote_content,
+            }
+        return result
+
+    def crm_mail_body_with_images(self):
+        """The body of this email with its remote content, for *Show images*
+        on one chatter entry (HTML as a str). Raises ``AccessError`` when the
+        current user may not read the email."""
+        self.ensure_one()
+        self.check_access("read")
+        return str(self.body or "")
+
+    def action_show_images(self):
+        """The email's form again, its remote images shown."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": self.id,
+            "views": [[False, "form"]],
+            "target": "current",
+            "context": {**self.env.context, "crm_mail_show_images": True},
+        }
 
     def _update_chatters(self):
         """After links change (e.g. a new opportunity): an entry in every chatter."""

@@ -17,4 +17,7 @@ class IrRule(models.Model):
         context["crm_mail_sharing_domain"] = partial(
             self.env["crm.mail.interaction"].sudo()._sharing_domain, context["user"]
         )
+        context["crm_mail_message_domain"] = partial(
+            self.env["crm.mail.interaction"].sudo()._message_visible_domain, context["user"]
+        )
         return context

@@ -1,4 +1,6 @@
 from . import test_autoconfig_wizard as test_autoconfig_wizard
+from . import test_chatter_display as test_chatter_display
+from . import test_chatter_tours as test_chatter_tours
 from . import test_company_logging as test_company_logging
 from . import test_create_opportunity as test_create_opportunity
 from . import test_encryption_keys as test_encryption_keys

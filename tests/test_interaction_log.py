@@ -89,7 +89,7 @@ class TestInteractionLog(InteractionCase):
             self.assertEqual(entry.message_type, "email")
             self.assertEqual(entry.subject, "Order of 500 chairs")
             self.assertIn("Please find our order.", entry.body)
-            self.assertIn("sam@ourcompany.example", entry.body, "recipients shown")
+            self.assertNotIn("sam@ourcompany.example", entry.body, "recipients are rendered when read, not stored")
             self.assertEqual(entry.author_id, self.customer)
             self.assertEqual(entry.attachment_ids, logged.attachment_ids)
         self.assertEqual(self.customer.with_user(self.sam).crm_mail_interaction_count, 1)
