@@ -11,7 +11,7 @@ from mailsync.testing.smtpd import SmtpServer
 def dovecot():
     # Fresh mailboxes for tests that need their own (Dovecot re-reads its user
     # list at most once a second, so they are all there from the start).
-    spare = {f"mailbox{n}@example.com": "pw" for n in range(1, 41)}
+    spare = {f"mailbox{n}@example.com": "pw" for n in range(1, 43)}
     with DovecotServer(users={**dict([ALICE, BOB]), **spare}) as server:
         yield server
 

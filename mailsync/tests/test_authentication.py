@@ -124,7 +124,7 @@ def test_garbage_never_raises(garbage):
 
 
 def test_the_synced_header_block_carries_authentication_results_top_first(dovecot):
-    login = "mailbox40@example.com"
+    login = "mailbox41@example.com"
     dovecot.clear(login)
     raw = (
         f"Authentication-Results: {POSTFIX_DMARC_FAIL}\r\n"

@@ -187,7 +187,7 @@ def test_blocklist_entries_address_domain_subdomains():
 def test_the_sync_header_block_carries_what_the_rules_read(dovecot):
     """The newsletter and the auto-reply are told apart from the header block
     the sync fetches anyway (HEADER_FIELDS), the person's mail is not."""
-    login = "mailbox40@example.com"
+    login = "mailbox42@example.com"
     for raw in (NEWSLETTER, AUTO_REPLY, CANCELLATION, PERSON):
         dovecot.append(login, "INBOX", raw)
     with connect(ImapSettings(dovecot.host, dovecot.port, "none", login, "pw")) as session:
