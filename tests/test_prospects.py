@@ -299,6 +299,7 @@ class TestEmailFilters(ProspectsCase):
                 in_reply_to="<q-1@customer.example>",
                 date=datetime.datetime(2026, 11, 21, tzinfo=datetime.UTC),
             ),
+            role="sent",  # the reply is in the sent folder: the folder decides the direction
         )
         self.assertEqual(Interaction.search([("unanswered", "=", True)]), other)
         self.assertFalse(question.unanswered)

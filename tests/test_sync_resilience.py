@@ -91,7 +91,7 @@ class TestSyncResilience(MailSyncCase):
         client = self.dovecot.client(ALICE[0])
         try:
             client.select_folder("INBOX", readonly=True)
-            return {uid: data[b"FLAGS"] for uid, data in client.fetch("1:*", ["FLAGS"]).items()}
+            return {uid: data[b"FLAGS"] for uid, data in client.fetch(client.search(["ALL"]), ["FLAGS"]).items()}
         finally:
             client.logout()
 
