@@ -184,6 +184,24 @@ def prepare_database(args, contacts):
         cr.execute("ANALYZE res_partner; ANALYZE crm_mail_partner_email")
 
 
+def salesperson_mailbox(env, args, login, address):
+    """A salesperson and their connected mailbox on the bench's Dovecot."""
+    user = env["res.users"].create({"name": login.replace("-", " ").title(), "login": login, "email": address})
+    return env["crm.mail.account"].create(
+        {
+            "email": address,
+            "user_id": user.id,
+            "imap_host": "127.0.0.1",
+            "imap_port": args.port,
+            "imap_security": "none",
+            "imap_login": address,
+            "imap_password": PASSWORD,
+            "state": "connected",
+            "sync_window_days": 365,
+        }
+    )
+
+
 # -- phases (each in its own process) --------------------------------------
 def phase_a(args):
     """Stock fetchmail: one message per round trip, message_process into leads."""
@@ -216,20 +234,7 @@ def phase_b(args):
     odoo, registry = odoo_env(args)
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-        user = env["res.users"].create({"name": "Bench Seller", "login": "bench-seller", "email": SYNC_USER})
-        account = env["crm.mail.account"].create(
-            {
-                "email": SYNC_USER,
-                "user_id": user.id,
-                "imap_host": "127.0.0.1",
-                "imap_port": args.port,
-                "imap_security": "none",
-                "imap_login": SYNC_USER,
-                "imap_password": PASSWORD,
-                "state": "connected",
-                "sync_window_days": 365,
-            }
-        )
+        account = salesperson_mailbox(env, args, "bench-seller", SYNC_USER)
         cr.commit()
         started = time.perf_counter()
         account._cron_sync(budget_seconds=10**6)
@@ -244,20 +249,7 @@ def phase_r(args):
     odoo, registry = odoo_env(args)
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-        user = env["res.users"].create({"name": "Memory Seller", "login": "memory-seller", "email": MEMORY_USER})
-        account = env["crm.mail.account"].create(
-            {
-                "email": MEMORY_USER,
-                "user_id": user.id,
-                "imap_host": "127.0.0.1",
-                "imap_port": args.port,
-                "imap_security": "none",
-                "imap_login": MEMORY_USER,
-                "imap_password": PASSWORD,
-                "state": "connected",
-                "sync_window_days": 365,
-            }
-        )
+        account = salesperson_mailbox(env, args, "memory-seller", MEMORY_USER)
         cr.commit()
         started = time.perf_counter()
         account._cron_sync(budget_seconds=10**6)
