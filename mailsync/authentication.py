@@ -25,6 +25,7 @@ Postfix with OpenDMARC. Nothing is trusted for an IP address.
 Never raises on what a message contains.
 """
 
+import contextlib
 import ipaddress
 import re
 
@@ -82,11 +83,9 @@ def trusted_authserv_ids(imap_host, configured=None):
     host = (imap_host or "").strip().lower().rstrip(".")
     if not host:
         return ()
-    try:
+    with contextlib.suppress(ValueError):  # not an IP address: a host name
         ipaddress.ip_address(host.strip("[]"))
         return ()
-    except ValueError:
-        pass
     for suffix, ids in PROVIDER_AUTHSERV_IDS.items():
         if host == suffix or host.endswith("." + suffix):
             return ids

@@ -22,6 +22,7 @@ URLs are resolved through the caller's dnspython resolver (so tests never leave
 127.0.0.1) and every request has a deadline. Nothing here imports odoo.
 """
 
+import contextlib
 import dataclasses
 import http.client
 import ipaddress
@@ -273,10 +274,8 @@ def resolve_host(host, resolver, timeout):
     :param resolver: a dnspython-style resolver, or None for the system's
     :raises FetchError: no address
     """
-    try:
+    with contextlib.suppress(ValueError):  # not an IP address: a host name to resolve
         return [str(ipaddress.ip_address(host.strip("[]")))]
-    except ValueError:
-        pass
     if resolver is None:
         try:
             infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)

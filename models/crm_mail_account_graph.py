@@ -54,9 +54,10 @@ class CrmMailAccount(models.Model):
         """A Graph mailbox's sign-in returns a Graph token: only its refresh
         token is kept, so that the outgoing server (SMTP) asks its own token
         by refresh rather than present Graph's."""
-        super()._store_oauth_tokens(tokens)
+        result = super()._store_oauth_tokens(tokens)
         if self.kind == "graph":
             self.sudo().oauth_expires_at = 0
+        return result
 
     def _graph_access_token(self):
         """A Graph token for this mailbox (see the class docstring).

@@ -80,7 +80,6 @@ class CrmMailAccount(models.Model):
         ondelete={"queue": "cascade"},
     )
     queue_folder = fields.Char(
-        "Queue Folder",
         default=DEFAULT_QUEUE,
         help="The folder of the logging mailbox where the mail to log arrives (the inbox: INBOX).",
     )

@@ -59,7 +59,6 @@ class CrmMailInteraction(models.Model):
     sender = fields.Char("From", readonly=True)
     sender_check = fields.Selection(
         SENDER_CHECKS,
-        "Sender Check",
         default=authentication.NONE,
         readonly=True,
         help="What the receiving mail server found when it checked the sender (DMARC, else SPF and DKIM): "

@@ -296,7 +296,7 @@ class CrmMailNewSender(models.Model):
     user_id = fields.Many2one("res.users", "Owner", required=True, index=True, readonly=True, ondelete="cascade")
     account_id = fields.Many2one("crm.mail.account", "Mailbox", required=True, readonly=True, ondelete="cascade")
     sender_name = fields.Char("Name", readonly=True)
-    email = fields.Char("Email", required=True, index=True, readonly=True)
+    email = fields.Char(required=True, index=True, readonly=True)
     domain = fields.Char(readonly=True, index=True)
     subject = fields.Char(readonly=True)
     date = fields.Datetime(readonly=True, index=True)
@@ -455,7 +455,7 @@ class CrmMailBlockedSender(models.Model):
     _rec_name = "entry"
 
     user_id = fields.Many2one(
-        "res.users", "User", required=True, index=True, default=lambda self: self.env.user, ondelete="cascade"
+        "res.users", required=True, index=True, default=lambda self: self.env.user, ondelete="cascade"
     )
     kind = fields.Selection(
         [("address", "This address"), ("domain", "This domain"), ("subdomains", "This domain and its subdomains")],

@@ -351,7 +351,7 @@ class TestNewSenderToOpportunity(MailSyncCase):
         self.assertIn("40 desks for our new office", entry.preview)
 
         action = entry.action_create_opportunity()
-        wizard = Form(self.env[action["res_model"]].with_user(self.salesman).with_context(action["context"]))
+        wizard = Form(self.env[action["res_model"]].with_user(self.salesman).with_context(**action["context"]))
         self.assertEqual(wizard.name, "Quote for 40 desks")
         self.assertEqual(wizard.contact_mode, "existing")
         nina = wizard.partner_id

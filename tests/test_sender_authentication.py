@@ -45,7 +45,7 @@ class TestSenderAuthentication(InteractionCase):
 
         # Create Opportunity asks for a confirmation first, whatever the client.
         action = logged.with_user(self.sam).action_create_opportunity()
-        form = Form(self.env[action["res_model"]].with_user(self.sam).with_context(action["context"]))
+        form = Form(self.env[action["res_model"]].with_user(self.sam).with_context(**action["context"]))
         self.assertTrue(form.unverified_sender)
         wizard = form.save()
         with self.assertRaisesRegex(UserError, "could not be verified"):
@@ -63,7 +63,7 @@ class TestSenderAuthentication(InteractionCase):
         self.assertEqual(self.entries(logged).author_id, self.customer)
         self.assertNotIn("Unverified sender", self.entries(logged).body)
         action = logged.with_user(self.sam).action_create_opportunity()
-        form = Form(self.env[action["res_model"]].with_user(self.sam).with_context(action["context"]))
+        form = Form(self.env[action["res_model"]].with_user(self.sam).with_context(**action["context"]))
         self.assertFalse(form.unverified_sender)
         self.assertTrue(form.save().action_create()["res_id"])
 

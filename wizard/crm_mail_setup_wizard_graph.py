@@ -23,7 +23,6 @@ class CrmMailSetupWizard(models.TransientModel):
 
     read_through = fields.Selection(
         [("graph", "Microsoft Graph (recommended)"), ("imap", "IMAP")],
-        "Read Through",
         default="imap",
         help="Microsoft Graph reads Microsoft 365 and Outlook.com mailboxes even where IMAP is switched off.",
     )

@@ -13,6 +13,7 @@ A route may be a :class:`Reply` or a callable ``(handler) -> Reply``; a
 ``chunked`` sends its body without a Content-Length. Unknown routes get 404.
 """
 
+import contextlib
 import dataclasses
 import http.server
 import ssl
@@ -73,7 +74,8 @@ class HttpServer:
                 reply = reply or Reply(404, b"not found", "text/plain")
                 if reply.delay:
                     time.sleep(reply.delay)
-                try:
+                # The client may stop reading (a size limit): expected, not an error.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
                     self.send_response(reply.status)
                     self.send_header("Content-Type", reply.content_type)
                     for name, value in reply.headers.items():
@@ -83,8 +85,6 @@ class HttpServer:
                     self.end_headers()
                     for start in range(0, len(reply.body), 65536):
                         self.wfile.write(reply.body[start : start + 65536])
-                except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
-                    pass  # the client stopped reading (a size limit): expected
 
         self._server = http.server.ThreadingHTTPServer((self.host, 0), Handler)
         self._server.daemon_threads = True
