@@ -7,7 +7,7 @@ import uuid
 import psycopg2
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, config
 
 from ..mailsync import errors as engine_errors
@@ -156,6 +156,19 @@ class CrmMailAccount(models.Model):
                     account._sync(deadline, token)
             finally:
                 self._release(accounts, token)
+
+    @api.constrains("sent_folder_id")
+    def _check_sent_folder_id(self):
+        """The sent folder is one of this mailbox's own folders: the form only
+        offers those, and the same holds for a write over RPC naming another
+        mailbox's folder."""
+        for account in self:
+            if account.sent_folder_id and account.sent_folder_id.sudo().account_id != account:
+                raise ValidationError(
+                    self.env._(
+                        "The sent folder must be one of this mailbox's folders (%(email)s).", email=account.email
+                    )
+                )
 
     def _release(self, accounts, token):
         """Free the leases of ``accounts`` that ``token`` still holds."""

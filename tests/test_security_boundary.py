@@ -261,6 +261,21 @@ class TestWriteAccessOverRpc(HttpCase, BoundaryCase):
         self.assertFalse(self.mine.smtp_server_id)
         self.assertEqual(self.mine.user_id, self.salesman)
 
+    def test_the_sent_folder_cannot_be_a_colleagues_folder(self):
+        theirs = self.Account.with_user(self.colleague).create(self.imap_values(login="colleague@example.com"))
+        their_folder = self.env["crm.mail.folder"].sudo().create({"account_id": theirs.id, "name": "Private/Sent"})
+        my_folder = self.env["crm.mail.folder"].sudo().create({"account_id": self.mine.id, "name": "Sent"})
+        self.authenticate("sam", "sam")
+        error, message = self.call_kw_error(
+            "crm.mail.account", "write", [self.mine.ids, {"sent_folder_id": their_folder.id}]
+        )
+        self.assertEqual(error, "odoo.exceptions.ValidationError")
+        self.assertIn("must be one of this mailbox's folders", message)
+        self.assertFalse(self.mine.sent_folder_id)
+        # Their own folder is accepted, as the form offers it.
+        self.call_kw("crm.mail.account", "write", [self.mine.ids, {"sent_folder_id": my_folder.id}])
+        self.assertEqual(self.mine.sent_folder_id, my_folder)
+
     def test_json2_refuses_them_too(self):
         answer = self.json2(
             self.salesman, "crm.mail.account", "write", {"ids": self.mine.ids, "vals": {"state": "connected"}}
