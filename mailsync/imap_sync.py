@@ -38,8 +38,9 @@ import unicodedata
 
 from imapclient import exceptions as imap_exc
 
-from .errors import ConnectionLost, FolderUnavailable
+from .errors import ConnectionLost, FolderUnavailable, MailboxRefused
 from .imap import PROTOCOL, Folder, _server_text, _translate
+from .refusals import imap_refusal, is_microsoft
 
 DEFAULT_WINDOW_DAYS = 30
 INBOX, SENT = "inbox", "sent"
@@ -420,9 +421,16 @@ class MailboxSync:
         try:
             return self._examine(name)
         except imap_exc.IMAPClientError as exc:
-            refusal = _server_text(exc)
+            refusal, status = _server_text(exc)
+        settings = self.session.settings
+        # A refusal of the account or the server (RFC 5530 codes such as
+        # UNAVAILABLE, LIMIT, EXPIRED, or a provider's words) is not the folder's.
+        error = imap_refusal(
+            settings.host, settings.port, "select", refusal, microsoft=is_microsoft(settings.host), status=status
+        )
+        if not (isinstance(error, MailboxRefused) and error.reason is None):
+            raise error
         if any(folder.name == name and folder.selectable for folder in self.folders()):
-            settings = self.session.settings
             raise FolderUnavailable(PROTOCOL, settings.host, settings.port, name, refusal)
         return None  # deleted or renamed since LIST: the next run sees the new listing
 
