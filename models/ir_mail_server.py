@@ -273,6 +273,24 @@ class IrMailServer(models.Model):
             self._send_settings_test_email()
         return result
 
+    def _test_email_failure(self, error):
+        """What to tell the user when the test email failed: a refusal by the
+        server (sign-in, sender, recipient, content) classified and explained
+        in their language as Test Connection does (issue 20), anything else in
+        the server's own words."""
+        self.ensure_one()
+        cause = error.__context__ if isinstance(error, MailDeliveryException) and error.__context__ else error
+        where = {"step": "auth", "token": self.smtp_authentication == OAUTH_AUTH}
+        if isinstance(cause, smtplib.SMTPRecipientsRefused) and cause.recipients:
+            recipient, (code, text) = next(iter(cause.recipients.items()))
+            cause, where = smtplib.SMTPResponseException(code, text), {"step": "rcpt", "recipient": recipient}
+        elif isinstance(cause, smtplib.SMTPSenderRefused):
+            where.update(step="mail", sender=cause.sender)
+        elif isinstance(cause, smtplib.SMTPDataError):
+            where["step"] = "data"
+        refusal = smtp.refusal_from_exception(cause, self.smtp_host, self.smtp_port, **where)
+        return describe(self.env, refusal) if refusal else _failure_reason(error)
+
     def _send_settings_test_email(self):
         if self.env.context.get("install_mode") or self.pool._init:
             return  # data files of other modules, not a person saving settings
@@ -301,7 +319,7 @@ class IrMailServer(models.Model):
             try:
                 self.send_email(message, mail_server_id=server.id)
             except Exception as error:  # noqa: BLE001 - any failure refuses the settings
-                reason = _failure_reason(error)
+                reason = server._test_email_failure(error)
                 raise UserError(
                     self.env._(
                         "The outgoing mail server “%(server)s” could not send the test email to "

@@ -59,10 +59,14 @@ class TestOutgoingServer(TransactionCase):
     def test_settings_that_cannot_send_are_refused_with_the_reason(self):
         # A refused save is rolled back, as the request that made it would be.
         with (
-            self.assertRaisesRegex(UserError, "could not send the test email.*not saved.*535"),
+            self.assertRaisesRegex(UserError, "could not send the test email.*not saved") as caught,
             self.env.cr.savepoint(),
         ):
             self.env["ir.mail_server"].create(self.server_values(smtp_pass="wrong"))
+        # Explained as Test Connection explains it (not the server's raw "535 ..."):
+        # what is wrong and what to do.
+        self.assertIn("rejected the user name or password", str(caught.exception))
+        self.assertIn("create an app password", str(caught.exception))
         self.assertFalse(self.env["ir.mail_server"].search([("name", "=", "Sam's SMTP")]))
 
     def test_a_user_without_email_is_told_to_set_one(self):

@@ -251,6 +251,31 @@ class TestTestConnectionProvesSending(RefusalCase):
             server.test_smtp_connection()
         self.assertNotIn("data", [command.lower() for command in self.smtp.commands[-4:]])
 
+    def test_the_test_email_sent_on_save_explains_a_refused_sender_in_the_users_language(self):
+        self.smtp.script = {
+            "mail": ["553 5.7.1 <info@example.com>: Sender address rejected: not owned by user info@example.com"]
+        }
+        self.env.user.email = "info@example.com"
+        for lang, words in (("en_US", "Send As"), ("es_ES", "Enviar como")):
+            with (
+                self.subTest(lang=lang),
+                self.assertRaisesRegex(UserError, r"info@example\.com") as caught,
+                self.env.cr.savepoint(),
+            ):
+                self.env["ir.mail_server"].with_context(lang=lang).create(
+                    {
+                        "name": "Sara's SMTP",
+                        "smtp_host": self.smtp.host,
+                        "smtp_port": self.smtp.port,
+                        "smtp_encryption": "none",
+                        "smtp_authentication": "login",
+                        "smtp_user": "info@example.com",
+                        "smtp_pass": PASSWORD,
+                    }
+                )
+            self.assertIn(words, str(caught.exception))
+            self.assertNotIn(PASSWORD, str(caught.exception))
+
 
 @tagged("post_install", "-at_install")
 class TestRefusedSenderTour(HttpCase):
