@@ -289,7 +289,7 @@ def phase_d(args):
     for login in IDLE_USERS:
         settings = ImapSettings("127.0.0.1", args.port, "none", login, PASSWORD)
         with connect(settings) as session:
-            jobs.append((settings, list(MailboxSync(session).batches())[-1].state))
+            jobs.append((settings, list(MailboxSync(session).batches())[-1].state, None))
     started = time.perf_counter()
     changed = sum(poll(jobs))
     elapsed = time.perf_counter() - started

@@ -34,6 +34,7 @@ import datetime
 import imaplib
 import json
 import ssl
+import time
 import unicodedata
 
 from imapclient import exceptions as imap_exc
@@ -119,6 +120,7 @@ _HEADER_ITEM = b"BODY.PEEK[HEADER.FIELDS (" + HEADER_FIELDS + b")]"
 # field name (astrings, RFC 3501 section 9), others change case or order.
 # Only one such item is requested, so any response key with this prefix is it.
 _HEADER_KEY_PREFIX = b"BODY[HEADER.FIELDS"
+SENT_SEARCH_INTERVAL = 3600  # seconds between listings while no sent folder is found
 _BODY_CHUNK = 5  # messages per BODY.PEEK[] fetch: a few bodies in memory at once
 
 
@@ -144,26 +146,59 @@ class FolderState:
 
 @dataclasses.dataclass
 class SyncState:
+    """What is known of a mailbox: its synced folders by name, and, while no
+    sent folder is found (none, or several candidates for the user to pick
+    from), when the folders were last listed (``sent_search_at``, seconds
+    since the epoch) and for which choice of the user (``sent_search_for``),
+    so that an idle poll lists them again only hourly or when the user picks
+    one (see :meth:`MailboxSync.changed`)."""
+
     folders: dict = dataclasses.field(default_factory=dict)
+    sent_search_at: float = 0.0
+    sent_search_for: str | None = None
 
     def to_json(self):
-        return json.dumps({name: dataclasses.asdict(state) for name, state in self.folders.items()}, sort_keys=True)
+        folders = {name: dataclasses.asdict(state) for name, state in self.folders.items()}
+        if not self.sent_search_at:
+            return json.dumps(folders, sort_keys=True)  # the shape of earlier versions
+        return json.dumps(
+            {
+                "version": 2,
+                "folders": folders,
+                "sent_search_at": self.sent_search_at,
+                "sent_search_for": self.sent_search_for,
+            },
+            sort_keys=True,
+        )
 
     @classmethod
     def from_json(cls, text):
+        """The state :meth:`to_json` wrote (either shape); an empty state for
+        nothing or for text that is not such JSON."""
         if not text:
             return cls()
         try:
             data = json.loads(text)
         except ValueError:
             return cls()
+        if not isinstance(data, dict):
+            return cls()
+        extra = {}
+        if data.get("version") == 2 and isinstance(data.get("folders"), dict):
+            at, choice = data.get("sent_search_at"), data.get("sent_search_for")
+            extra = {
+                "sent_search_at": float(at) if isinstance(at, int | float) else 0.0,
+                "sent_search_for": choice if isinstance(choice, str) else None,
+            }
+            data = data["folders"]
         fields = {field.name for field in dataclasses.fields(FolderState)}
         return cls(
             {
                 name: FolderState(**{key: value for key, value in values.items() if key in fields})
                 for name, values in data.items()
                 if isinstance(values, dict) and "name" in values and "role" in values
-            }
+            },
+            **extra,
         )
 
     @property
@@ -380,8 +415,14 @@ class MailboxSync:
         """Whether anything new may be there: one STATUS per synced folder, no
         SELECT, no LIST (a folder renamed or gone makes STATUS fail: True).
         Raises ConnectionLost when the connection drops."""
-        if {state.role for state in self.state.folders.values()} != {INBOX, SENT}:
-            return True  # never synced, or no sent folder found yet: look again
+        roles = {state.role for state in self.state.folders.values()}
+        if INBOX not in roles:
+            return True  # never synced
+        if SENT not in roles and (
+            self.sent_folder != self.state.sent_search_for
+            or not 0 <= time.time() - self.state.sent_search_at < SENT_SEARCH_INTERVAL
+        ):
+            return True  # no sent folder found yet: list again hourly, or now that the user chose one
         for known in self.state.folders.values():
             try:
                 with self._errors():
@@ -405,6 +446,10 @@ class MailboxSync:
             for name, state in self.state.folders.items()
             if name in {folder.name for folder in folders.values()}
         }
+        if SENT in folders:
+            self.state.sent_search_at, self.state.sent_search_for = 0.0, None
+        else:
+            self.state.sent_search_at, self.state.sent_search_for = time.time(), self.sent_folder
         for role in (INBOX, SENT):
             folder = folders.get(role)
             if folder:
@@ -556,18 +601,20 @@ def header_block(data):
 
 def poll(jobs, workers=16):
     """Idle-poll many mailboxes at once: ``jobs`` is ``[(ImapSettings,
-    SyncState)]``; returns, in order, True (something new, or an error the
-    full sync will report) or False. The wait is the network's, so threads
-    overlap the round trips of up to ``workers`` mailboxes."""
+    SyncState, sent_folder)]`` (``sent_folder``: the user's choice, a folder
+    name or None, see :class:`MailboxSync`); returns, in order, True
+    (something new, or an error the full sync will report) or False. The wait
+    is the network's, so threads overlap the round trips of up to ``workers``
+    mailboxes."""
     from concurrent.futures import ThreadPoolExecutor
 
     from .imap import connect
 
     def one(job):
-        settings, state = job
+        settings, state, sent_folder = job
         try:
             with connect(settings) as session:
-                return MailboxSync(session, state).changed()
+                return MailboxSync(session, state, sent_folder=sent_folder).changed()
         except Exception:  # noqa: BLE001 - the full sync reports it properly
             return True
 

@@ -197,7 +197,7 @@ class CrmMailAccount(models.Model):
                 settings = account._imap_settings()
             except UserError:
                 continue  # the full sync reports it
-            jobs.append((settings, SyncState.from_json(account.sync_state)))
+            jobs.append((settings, SyncState.from_json(account.sync_state), account.sent_folder_id.name or None))
             candidates |= account
         unchanged = self.browse()
         for account, changed in zip(candidates, poll(jobs), strict=True):
