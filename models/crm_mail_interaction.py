@@ -307,8 +307,10 @@ class CrmMailInteraction(models.Model):
                     """SELECT i.message_id, r.lead_id FROM crm_mail_interaction i
                          JOIN crm_mail_interaction_crm_lead_rel r ON r.interaction_id = i.id
                          JOIN crm_lead l ON l.id = r.lead_id AND l.active
-                        WHERE i.message_id = ANY(%s)""",
-                    thread_ids,
+                        WHERE i.message_id = ANY(%(refs)s)
+                          AND (l.company_id IS NULL OR l.company_id = %(company)s)""",
+                    refs=thread_ids,
+                    company=company,
                 )
             )
             for message_id, lead_id in rows:

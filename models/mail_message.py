@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class MailMessage(models.Model):
@@ -18,6 +18,19 @@ class MailMessage(models.Model):
     crm_mail_company_id = fields.Many2one(
         related="crm_mail_interaction_id.company_id", store=True, string="Logged Email Company"
     )
+
+    @api.model
+    def _get_with_access(self, message_id, mode="read", **kwargs):
+        """Odoo's message routes (``/mail/message/reaction``,
+        ``/mail/message/update_content``, ``/mail/thread/recipients``) also
+        accept a message when the user may read or write its record, whatever
+        the message's own rules: not the chatter entry of a logged email the
+        user may not see (security/crm_mail_interaction_security.xml)."""
+        message = super()._get_with_access(message_id, mode=mode, **kwargs)
+        email = message.sudo().crm_mail_interaction_id
+        if email and not email.with_env(self.env)._filtered_access("read"):
+            return self.browse()
+        return message
 
     def _extras_to_store(self, store, format_reply):
         """The chatter entries of a logged email carry ``crm_mail_sync``: its

@@ -1,0 +1,177 @@
+"""An attacker's pass over the addon: what a salesperson, or a user of
+another company, can reach through JSON-RPC (``/web/dataset/call_kw``), the
+mail routes of the web client and crafted emails. One test per finding;
+each names what it expects to be refused."""
+
+import json
+
+from odoo.exceptions import AccessError
+from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests.common import JsonRpcException
+from odoo.tools import mute_logger
+
+from .mail_samples import raw_email
+from .test_interaction_log import InteractionCase
+
+
+class AttackCase(InteractionCase):
+    """Sam and Otto of company A (InteractionCase); Bella of company B with
+    her own mailbox, contact and opportunity."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company_b = cls.env["res.company"].create({"name": "Company B", "email": "info@company-b.example"})
+        cls.bella = new_test_user(
+            cls.env,
+            "bella",
+            email="bella@company-b.example",
+            groups="sales_team.group_sale_salesman",
+            name="Bella of B",
+            company_id=cls.company_b.id,
+            company_ids=[(6, 0, [cls.company_b.id])],
+        )
+        cls.bella_box = (
+            cls.env["crm.mail.account"]
+            .sudo()
+            .create(
+                {
+                    "email": cls.bella.email,
+                    "user_id": cls.bella.id,
+                    "company_id": cls.company_b.id,
+                    "imap_host": "imap.company-b.example",
+                    "imap_login": cls.bella.email,
+                    "sharing": "private",
+                }
+            )
+        )
+        cls.b_customer = cls.env["res.partner"].create(
+            {"name": "Bo Buyer", "email": "bo@b-customer.example", "company_id": cls.company_b.id}
+        )
+        cls.b_lead = cls.env["crm.lead"].create(
+            {
+                "name": "Bo's confidential deal",
+                "type": "opportunity",
+                "partner_id": cls.b_customer.id,
+                "user_id": cls.bella.id,
+                "company_id": cls.company_b.id,
+            }
+        )
+
+    def call_kw(self, model, method, args, kwargs=None):
+        return self.make_jsonrpc_request(
+            f"/web/dataset/call_kw/{model}/{method}",
+            {"model": model, "method": method, "args": args, "kwargs": kwargs or {}},
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestAttackSurface(HttpCase, AttackCase):
+    # -- New Senders: the sync's rows, never edited by their owner -----------
+    def new_sender(self, user, account):
+        return (
+            self.env["crm.mail.new.sender"]
+            .sudo()
+            .create(
+                {
+                    "user_id": user.id,
+                    "account_id": account.id,
+                    "email": "stranger@unknown.example",
+                    "domain": "unknown.example",
+                    "subject": "Hello",
+                    "message_key": "<hello@unknown.example>",
+                    "folder": "INBOX",
+                    "uid": "1",
+                    "uidvalidity": "1",
+                }
+            )
+        )
+
+    def test_a_new_sender_entry_cannot_be_pointed_at_a_colleagues_mailbox(self):
+        """Its mailbox, address, folder and UID say what *Add Contact* reads
+        again, as superuser, from which mailbox: a salesperson who rewrote
+        them would read and log a colleague's mail."""
+        entry = self.new_sender(self.sam, self.sam_box)
+        forged = {
+            "account_id": self.otto_box.id,
+            "user_id": self.otto.id,
+            "email": "otto-customer@example.com",
+            "folder": "Sent",
+            "uid": "7",
+            "message_key": "<other@example.com>",
+        }
+        for name, value in forged.items():
+            with self.subTest(field=name), self.assertRaises(AccessError):
+                entry.with_user(self.sam).write({name: value})
+        self.authenticate("sam", "sam")
+        with self.assertRaisesRegex(JsonRpcException, "AccessError"), mute_logger("odoo.http"):
+            self.call_kw("crm.mail.new.sender", "write", [[entry.id], {"account_id": self.otto_box.id}])
+        self.assertEqual((entry.account_id, entry.user_id, entry.uid), (self.sam_box, self.sam, "1"))
+        # Its owner still reads and acts on it (ignoring the sender removes it).
+        self.assertEqual(self.call_kw("crm.mail.new.sender", "read", [[entry.id], ["email"]])[0]["email"], entry.email)
+        self.call_kw("crm.mail.new.sender", "action_ignore_sender", [[entry.id]])
+        self.assertFalse(entry.exists())
+
+    # -- chatter entries of a logged email through the mail routes -----------
+    def test_a_hidden_logged_email_takes_no_reaction(self):
+        """Odoo's message routes accept a message on a record the user may
+        write, whatever the message's own rules: a logged email hidden from
+        the user must not take their reaction (nor tell them it exists)."""
+        # From Bea's private address (a secondary address of the contact).
+        logged, _fetched = self.ingest(
+            self.otto_box, raw_email("Bea.Private@Gmail.com", self.otto.email, subject="Otto's private deal")
+        )
+        entry = logged.sudo().mail_message_ids.filtered(lambda message: message.model == "crm.lead")
+        self.assertEqual((entry.res_id, len(entry)), (self.opportunity.id, 1))
+        self.authenticate("sam", "sam")  # Sam owns the opportunity, not Otto's private email
+        with self.assertRaises(JsonRpcException), mute_logger("odoo.http"):
+            self.make_jsonrpc_request(
+                "/mail/message/reaction", {"message_id": entry.id, "content": "👍", "action": "add"}
+            )
+        self.assertFalse(self.env["mail.message.reaction"].search([("message_id", "=", entry.id)]))
+        # Nor are its addresses suggested as recipients of a reply to it.
+        try:
+            with mute_logger("odoo.http"):
+                answer = self.make_jsonrpc_request(
+                    "/mail/thread/recipients",
+                    {"thread_model": "crm.lead", "thread_id": self.opportunity.id, "message_id": entry.id},
+                )
+        except JsonRpcException:
+            answer = []
+        self.assertNotIn("bea.private", json.dumps(answer).lower())
+        # A logged email Sam may see takes his reaction.
+        shared, _fetched = self.ingest(
+            self.sam_box, raw_email("bea@customer.example", self.sam.email, subject="Sam's shared deal")
+        )
+        mine = shared.sudo().mail_message_ids.filtered(lambda message: message.model == "crm.lead")
+        self.make_jsonrpc_request("/mail/message/reaction", {"message_id": mine.id, "content": "👍", "action": "add"})
+        self.assertEqual(self.env["mail.message.reaction"].search([("message_id", "=", mine.id)]).content, "👍")
+
+    # -- a crafted References header -----------------------------------------
+    def test_a_reference_does_not_link_an_email_to_another_companys_opportunity(self):
+        """An email quoting the Message-ID of another company's conversation
+        (known to whoever was in copy, or guessed) is not logged on that
+        company's opportunity."""
+        b_mail, _fetched = self.ingest(
+            self.bella_box,
+            raw_email("bo@b-customer.example", self.bella.email, message_id="<deal-b@b-customer.example>"),
+        )
+        self.assertEqual(b_mail.lead_ids, self.b_lead)
+        forged = raw_email(
+            "stranger@unknown.example",
+            self.sam.email,
+            subject="Re: the deal",
+            in_reply_to="<deal-b@b-customer.example>",
+        )
+        logged, _fetched = self.ingest(self.sam_box, forged)
+        self.assertFalse(logged.lead_ids & self.b_lead)
+        self.assertEqual(
+            self.env["mail.message"].search_count(
+                [("model", "=", "crm.lead"), ("res_id", "=", self.b_lead.id), ("subject", "=", "Re: the deal")]
+            ),
+            0,
+        )
+        # The same reply in company B's own mailbox still follows its conversation.
+        reply, _fetched = self.ingest(self.bella_box, forged)
+        self.assertEqual(reply.lead_ids, self.b_lead)
+        self.assertEqual(reply.subject, "Re: the deal")
