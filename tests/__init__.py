@@ -1,3 +1,4 @@
+from . import test_attack_surface as test_attack_surface
 from . import test_autoconfig_wizard as test_autoconfig_wizard
 from . import test_chatter_display as test_chatter_display
 from . import test_chatter_tours as test_chatter_tours
@@ -24,4 +25,3 @@ from . import test_setup_wizard as test_setup_wizard
 from . import test_sync_resilience as test_sync_resilience
 from . import test_translations as test_translations
 from . import test_ui as test_ui
-from . import test_attack_surface as test_attack_surface
