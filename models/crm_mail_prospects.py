@@ -133,7 +133,7 @@ class CrmMailAccount(models.Model):
         scope = self._matching_scope()
         new_matches = []
         if self.contact_policy != "none":
-            created = self._contacts_by_policy([headers for _record, headers in unmatched], scope)
+            created = self._contacts_by_policy([headers for _record, headers in unmatched], scope, batch.role)
             if created:
                 new_matches = self.env["crm.mail.interaction"].sudo()._match(self, [h for _r, h in unmatched])
                 matched = {id(headers) for headers, _partners, _leads in new_matches}
@@ -142,11 +142,13 @@ class CrmMailAccount(models.Model):
             self.env["crm.mail.new.sender"]._note(self, batch.folder, uidvalidity, unmatched, scope)
         return new_matches
 
-    def _policy_candidates(self, headers_list, scope):
-        """``{key: name}`` of the addresses the policy would make contacts of."""
+    def _policy_candidates(self, headers_list, scope, role=None):
+        """``{key: name}`` of the addresses the policy would make contacts of.
+        ``role``: the folder's; a message in the inbox is received whatever
+        its From says (``mailsync.matching.direction``)."""
         wanted = {}
         for headers in headers_list:
-            way = matching.direction(headers, scope)
+            way = matching.direction(headers, scope, role)
             if way == matching.SENT:
                 people = [*headers.to, *headers.cc]
             elif self.contact_policy == "all":
@@ -174,10 +176,10 @@ class CrmMailAccount(models.Model):
     def _public_domains(self):
         return {domain for preset in self.env["crm.mail.provider"].sudo()._presets() for domain in preset.domains}
 
-    def _contacts_by_policy(self, headers_list, scope):
+    def _contacts_by_policy(self, headers_list, scope, role=None):
         """Create (or bring back from the archive) a contact for each address
         the policy asks for; returns the contacts."""
-        wanted = self._policy_candidates(headers_list, scope)
+        wanted = self._policy_candidates(headers_list, scope, role)
         if not wanted:
             return self.env["res.partner"]
         return self._find_or_create_contacts(wanted, self.env._("mail synced from %(email)s", email=self.email))

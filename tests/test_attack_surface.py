@@ -175,3 +175,22 @@ class TestAttackSurface(HttpCase, AttackCase):
         reply, _fetched = self.ingest(self.bella_box, forged)
         self.assertEqual(reply.lead_ids, self.b_lead)
         self.assertEqual(reply.subject, "Re: the deal")
+
+    # -- a forged From: the owner's own address, in the inbox ------------------
+    def test_a_forged_own_from_in_the_inbox_creates_no_contact(self):
+        """Anyone can write the owner's address in From: a message in the
+        inbox is received (mailsync.matching.direction), so "Create contacts
+        from the mail I send" makes no contact of the people it names in To,
+        nor brings an archived one back."""
+        archived = self.env["res.partner"].create({"name": "Old Rival", "email": "rival@old.example", "active": False})
+        self.sam_box.with_user(self.sam).contact_policy = "sent"
+        forged = raw_email(
+            self.sam.email, ["Planted Name <planted@evil.example>", "rival@old.example"], subject="Forged"
+        )
+        self.ingest(self.sam_box, forged, role="inbox")
+        Partner = self.env["res.partner"].with_context(active_test=False)
+        self.assertFalse(Partner.search([("email", "=ilike", "planted@evil.example")]))
+        self.assertFalse(archived.active)
+        # The same email in the Sent folder is the owner's: its recipients become contacts.
+        self.ingest(self.sam_box, forged, role="sent")
+        self.assertEqual(Partner.search([("email", "=ilike", "planted@evil.example")]).name, "Planted Name")

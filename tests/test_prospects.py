@@ -148,8 +148,9 @@ class TestContactPolicy(ProspectsCase):
                 "sam@ourcompany.example",
                 ["Nina Newco <nina@newco.example>", "tina@ourcompany.example", "joe@gmail.com", "info@newco.example"],
             ),
-            raw_email("Pia <pia@other.example>", "sam@ourcompany.example"),
+            role="sent",
         )
+        self.ingest(self.sam_box, raw_email("Pia <pia@other.example>", "sam@ourcompany.example"))
         nina = self.contacts("nina@newco.example")
         self.assertEqual(nina.name, "Nina Newco")
         self.assertEqual(logged.partner_ids, nina, "the email is logged on the new contact")
