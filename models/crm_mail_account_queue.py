@@ -26,8 +26,8 @@ import psycopg2
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+from ..mailsync import authentication, forwarded, imap, matching, message
 from ..mailsync import errors as engine_errors
-from ..mailsync import forwarded, imap, message
 from ..mailsync.addresses import normalize
 from ..mailsync.queue import (
     CANNOT_MOVE,
@@ -329,6 +329,13 @@ class CrmMailAccount(models.Model):
         found.pop("", None)
         return found
 
+    def _queue_forged(self, headers):
+        """Whether the receiving server found the From of ``headers`` forged
+        (``mailsync.authentication.verdict``, with this mailbox's trusted hosts)."""
+        return (
+            authentication.verdict(headers.authentication_results, self._trusted_authserv_ids()) == authentication.FAIL
+        )
+
     def _queue_plan(self, content, internal):
         """``[(owner, content to log)]`` for one message of the queue: see the
         module's docstring. ``owner`` is a ``res.users`` record (empty: the
@@ -336,7 +343,9 @@ class CrmMailAccount(models.Model):
         headers = content.headers
         users = self.env["res.users"]
         sender = headers.sender[0][1] if headers.sender else None
-        sender_user = internal.get(sender) if sender else None
+        # Anyone can write a colleague's address in From: one the receiving
+        # server found forged is no colleague's sent mail nor forward.
+        sender_user = internal.get(sender) if sender and not self._queue_forged(headers) else None
         addressed = {key for _name, key in (*headers.to, *headers.cc)}
         if sender_user and normalize(self.email) in addressed:
             limit = self._size_limit("crm_mail_sync.max_attachment_mb", DEFAULT_MAX_ATTACHMENT_MB)
@@ -414,7 +423,9 @@ class CrmMailAccount(models.Model):
                 for owner, item in plan:
                     if id(item.headers) in by_headers:
                         partners, leads = by_headers[id(item.headers)]
-                        new |= Interaction._log(self, [(item, partners, leads)], owner=owner)
+                        # A forged From is logged as received mail (flagged unverified), never as sent.
+                        role = matching.INBOX_ROLE if self._queue_forged(item.headers) else None
+                        new |= Interaction._log(self, [(item, partners, leads)], role=role, owner=owner)
         except (psycopg2.OperationalError, psycopg2.InterfaceError):
             raise
         except Exception as error:  # noqa: BLE001 - mail from strangers: isolate, record, go on

@@ -10,8 +10,16 @@ from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 from odoo.tools import mute_logger
 
+from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
+
+from . import test_company_logging as company_logging
+from .common import MailSyncCase, Transactions
 from .mail_samples import raw_email
 from .test_interaction_log import InteractionCase
+
+# What the company's receiving server (trusted by the logging mailbox) wrote on top.
+FORGED = b"Authentication-Results: mx.ourcompany.example; dmarc=fail (p=reject) header.from=example.com\r\n"
+PASSED = b"Authentication-Results: mx.ourcompany.example; dmarc=pass header.from=customer.example\r\n"
 
 
 class AttackCase(InteractionCase):
@@ -194,3 +202,76 @@ class TestAttackSurface(HttpCase, AttackCase):
         # The same email in the Sent folder is the owner's: its recipients become contacts.
         self.ingest(self.sam_box, forged, role="sent")
         self.assertEqual(Partner.search([("email", "=ilike", "planted@evil.example")]).name, "Planted Name")
+
+
+@tagged("post_install", "-at_install")
+class TestForgedColleagueOnTheLoggingMailbox(MailSyncCase):
+    """The company logging mailbox takes mail from anyone: a From naming a
+    colleague, which the receiving server found forged, makes neither that
+    colleague's sent mail nor their forward."""
+
+    # Not imported as a class: the loader would run its tests here again.
+    queue = company_logging.TestCompanyLogging.queue
+    run_cron = company_logging.TestCompanyLogging.run_cron
+    logged = company_logging.TestCompanyLogging.logged
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dovecot.add_user(*company_logging.LOG)
+        cls.customer = cls.env["res.partner"].create({"name": "Bea Buyer", "email": company_logging.CUSTOMER})
+        cls.box = cls.Account.create(
+            cls.imap_values(
+                *company_logging.LOG,
+                kind="queue",
+                user_id=False,
+                sharing="everyone",
+                queue_storage_folder="Logged",
+                queue_not_logged_folder="Not logged",
+                sync_authserv_ids="mx.ourcompany.example",
+            )
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.dovecot.clear(company_logging.LOG[0])
+        client = self.dovecot.client(company_logging.LOG[0])
+        for name in ("Logged", "Not logged"):
+            if not client.folder_exists(name):
+                client.create_folder(name)
+        client.logout()
+        self.box.sudo().write({"state": "connected", "queue_enabled": True, "next_sync": False})
+        Transactions.patch(self)
+
+    def test_a_forged_colleague_sends_nothing_in_their_name(self):
+        self.queue(FORGED + raw_email(ALICE[0], company_logging.CUSTOMER, subject="Our new bank account"))
+        self.run_cron()
+        entry = self.logged()
+        self.assertEqual(entry.subject, "Our new bank account")
+        self.assertNotEqual(entry.owner_id, self.salesman)
+        self.assertEqual((entry.direction, entry.sender_check), ("received", "fail"))
+        entries = entry.mail_message_ids
+        self.assertTrue(entries)
+        self.assertNotIn(self.salesman.partner_id, entries.author_id)
+        self.assertIn("Unverified sender", entries[0].body)
+
+    def test_a_forged_colleague_forwards_nothing(self):
+        original = PASSED + raw_email(
+            f"Bea Buyer <{company_logging.CUSTOMER}>", ALICE[0], subject="Pay to this account"
+        )
+        forward = (
+            FORGED
+            + (
+                f"From: {ALICE[0]}\r\nTo: {company_logging.LOG[0]}\r\nSubject: Fwd: Pay to this account\r\n"
+                "Message-ID: <fwd-forged@example.com>\r\nDate: Tue, 24 Nov 2026 09:00:00 +0000\r\n"
+                "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                "Content-Type: text/plain\r\n\r\nFYI\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n"
+            ).encode()
+            + original
+            + b"\r\n--b--\r\n"
+        )
+        self.queue(forward)
+        self.run_cron()
+        # Not unwrapped as the salesperson's forward: no "verified" email of Bea's.
+        self.assertFalse(self.logged().filtered(lambda entry: entry.subject == "Pay to this account"))
+        self.assertFalse(self.logged().filtered(lambda entry: entry.owner_id == self.salesman))
