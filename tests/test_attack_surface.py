@@ -4,13 +4,17 @@ mail routes of the web client and crafted emails. One test per finding;
 each names what it expects to be refused."""
 
 import json
+import os
+from unittest.mock import patch
 
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 from odoo.tools import mute_logger
 
+from odoo.addons.crm_mail_sync.mailsync import secrets
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
+from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
 
 from . import test_company_logging as company_logging
 from .common import MailSyncCase, Transactions
@@ -119,6 +123,91 @@ class TestAttackSurface(HttpCase, AttackCase):
         self.assertEqual(self.call_kw("crm.mail.new.sender", "read", [[entry.id], ["email"]])[0]["email"], entry.email)
         self.call_kw("crm.mail.new.sender", "action_ignore_sender", [[entry.id]])
         self.assertFalse(entry.exists())
+
+    # -- what holds: a colleague's records over JSON-RPC ------------------------
+    def test_a_colleagues_mailbox_and_its_records_are_refused_over_rpc(self):
+        """Every button and read of the addon, called by id on what belongs
+        to a colleague, answers AccessError and changes nothing."""
+        otto_mail, _fetched = self.ingest(self.otto_box, raw_email("bea@customer.example", self.otto.email))
+        folder = self.env["crm.mail.folder"].sudo().create({"account_id": self.otto_box.id, "name": "INBOX"})
+        skipped = self.env["crm.mail.skipped.message"]._record(self.otto_box, "INBOX", 1, 5, "broken")
+        before = self.otto_box.read(["state", "last_error", "next_sync", "sync_paused"])
+        self.authenticate("sam", "sam")
+        calls = [
+            ("crm.mail.account", "action_test_connection", [[self.otto_box.id]]),
+            ("crm.mail.account", "action_sync_now", [[self.otto_box.id]]),
+            ("crm.mail.account", "read", [[self.otto_box.id], ["email"]]),
+            ("crm.mail.folder", "read", [[folder.id], ["name"]]),
+            ("crm.mail.skipped.message", "action_retry", [[skipped.id]]),
+            ("crm.mail.skipped.message", "unlink", [[skipped.id]]),
+            ("crm.mail.interaction", "crm_mail_body_with_images", [[otto_mail.id]]),
+            ("crm.mail.interaction", "unlink", [[otto_mail.id]]),
+            ("crm.mail.account.remove", "create", [{"account_id": self.otto_box.id, "delete_logged": True}]),
+            ("crm.mail.create.opportunity", "create", [{"interaction_ids": [(6, 0, otto_mail.ids)], "name": "Mine"}]),
+        ]
+        for model, method, args in calls:
+            with (
+                self.subTest(model=model, method=method),
+                self.assertRaisesRegex(JsonRpcException, "AccessError"),
+                mute_logger("odoo.http"),
+            ):
+                result = self.call_kw(model, method, args)
+                if method == "create":  # a wizard on a colleague's record: its button refuses
+                    button = "action_remove" if model == "crm.mail.account.remove" else "action_create"
+                    self.call_kw(model, button, [[result]])
+        self.assertEqual(self.otto_box.read(["state", "last_error", "next_sync", "sync_paused"]), before)
+        self.assertTrue(otto_mail.exists() and skipped.exists())
+        # The sign-in routes start nothing for a colleague's mailbox.
+        with mute_logger("odoo.http"):
+            response = self.url_open(f"/crm_mail_sync/oauth/google/start?account_id={self.otto_box.id}")
+        self.assertEqual(response.status_code, 403)
+
+    # -- wizards: their creator's alone ----------------------------------------
+    def test_a_colleagues_wizard_is_neither_read_nor_changed_nor_run(self):
+        """Odoo 19 gives no implicit "own records" rule to wizards: Otto's
+        setup wizard holds his saved password (used by *Test*, as superuser,
+        towards the server it names) and his Create Opportunity wizard the
+        text of his private email."""
+        setup = (
+            self.env["crm.mail.setup.wizard"]
+            .with_user(self.otto)
+            .create({"email": self.otto.email, "imap_host": "imap.ourcompany.example", "imap_login": self.otto.email})
+        )
+        self.startPatcher(patch.dict(os.environ, {KEY_ENV: secrets.generate_key()}))
+        setup.with_user(self.otto).password = "otto-secret"
+        private, _fetched = self.ingest(
+            self.otto_box, raw_email("bea@customer.example", self.otto.email, body="Otto's secret discount: 40%")
+        )
+        opportunity = (
+            self.env["crm.mail.create.opportunity"]
+            .with_user(self.otto)
+            .with_context(active_model="crm.mail.interaction", active_ids=private.ids)
+            .create({})
+        )
+        self.assertIn("secret discount", opportunity.description)
+        remove = self.env["crm.mail.account.remove"].with_user(self.otto).create({"account_id": self.otto_box.id})
+        self.authenticate("sam", "sam")
+        calls = [
+            ("crm.mail.setup.wizard", "read", [[setup.id], ["email", "imap_login"]]),
+            ("crm.mail.setup.wizard", "write", [[setup.id], {"imap_host": "imap.attacker.example"}]),
+            ("crm.mail.setup.wizard", "action_test", [[setup.id]]),
+            ("crm.mail.setup.wizard", "search_read", [[("id", "=", setup.id)], ["email"]]),
+            ("crm.mail.create.opportunity", "read", [[opportunity.id], ["description"]]),
+            ("crm.mail.create.opportunity", "action_create", [[opportunity.id]]),
+            ("crm.mail.account.remove", "write", [[remove.id], {"delete_logged": True}]),
+        ]
+        for model, method, args in calls:
+            with self.subTest(model=model, method=method), mute_logger("odoo.http"):
+                try:
+                    answer = self.call_kw(model, method, args)
+                except JsonRpcException as error:
+                    self.assertIn("AccessError", str(error))
+                else:
+                    self.assertEqual(answer, [], "found nothing")  # a search finds nothing
+        self.assertEqual(setup.imap_host, "imap.ourcompany.example")
+        self.assertFalse(remove.delete_logged)
+        # Each still uses their own.
+        self.assertEqual(self.call_kw("crm.mail.setup.wizard", "create", [{"email": self.sam.email}]) > 0, True)
 
     # -- chatter entries of a logged email through the mail routes -----------
     def test_a_hidden_logged_email_takes_no_reaction(self):
