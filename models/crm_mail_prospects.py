@@ -603,9 +603,12 @@ class CrmMailInteraction(models.Model):
     def _unanswered_ids(self, ids=None):
         """Ids of received emails with no later sent email in their
         conversation: a sent email that refers to them (In-Reply-To,
-        References), or that shares the first reference of their thread."""
+        References), or that shares the first reference of their thread.
+        Only replies the current user may see count (record rules): the
+        filter tells nothing of a colleague's private mail."""
         self.flush_model(["direction", "date", "message_id", "thread_refs"])
         restrict = SQL("AND i.id = ANY(%s)", ids) if ids is not None else SQL()
+        visible_replies = self._search([("direction", "=", "sent")]).subselect()
         rows = self.env.execute_query(
             SQL(
                 """SELECT i.id FROM crm_mail_interaction i
@@ -613,10 +616,12 @@ class CrmMailInteraction(models.Model):
                       AND NOT EXISTS (
                           SELECT 1 FROM crm_mail_interaction r
                            WHERE r.direction = 'sent' AND r.date >= i.date AND r.thread_refs IS NOT NULL
+                             AND r.id IN %s
                              AND ((i.message_id IS NOT NULL AND strpos(r.thread_refs, i.message_id) > 0)
                                   OR (i.thread_refs IS NOT NULL
                                       AND split_part(i.thread_refs, ' ', 1) = split_part(r.thread_refs, ' ', 1))))""",
                 restrict,
+                visible_replies,
             )
         )
         return [row[0] for row in rows]

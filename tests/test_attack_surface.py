@@ -3,6 +3,7 @@ another company, can reach through JSON-RPC (``/web/dataset/call_kw``), the
 mail routes of the web client and crafted emails. One test per finding;
 each names what it expects to be refused."""
 
+import datetime
 import json
 import os
 from unittest.mock import patch
@@ -243,6 +244,30 @@ class TestAttackSurface(HttpCase, AttackCase):
         mine = shared.sudo().mail_message_ids.filtered(lambda message: message.model == "crm.lead")
         self.make_jsonrpc_request("/mail/message/reaction", {"message_id": mine.id, "content": "👍", "action": "add"})
         self.assertEqual(self.env["mail.message.reaction"].search([("message_id", "=", mine.id)]).content, "👍")
+
+    # -- a search filter over what the user may not see ------------------------
+    def test_unanswered_says_nothing_of_a_reply_the_user_may_not_see(self):
+        """Otto's reply to Bea is private: Sam's *Unanswered* filter must not
+        tell him it exists (nor another company's reply)."""
+        question = raw_email(
+            "bea@customer.example", [self.sam.email, self.otto.email], message_id="<q-9@customer.example>"
+        )
+        sams, _fetched = self.ingest(self.sam_box, question)
+        ottos, _fetched = self.ingest(self.otto_box, question)
+        reply = raw_email(
+            self.otto.email,
+            "bea@customer.example",
+            subject="Re: Your quote",
+            in_reply_to="<q-9@customer.example>",
+            date=datetime.datetime(2026, 11, 21, tzinfo=datetime.UTC),
+        )
+        self.ingest(self.otto_box, reply, role="sent")
+        Interaction = self.env["crm.mail.interaction"]
+        self.assertIn(sams, Interaction.with_user(self.sam).search([("unanswered", "=", True)]))
+        self.assertTrue(sams.with_user(self.sam).unanswered)
+        # Otto, who sees his reply, has his copy answered.
+        self.assertNotIn(ottos, Interaction.with_user(self.otto).search([("unanswered", "=", True)]))
+        self.assertFalse(ottos.with_user(self.otto).unanswered)
 
     # -- a crafted References header -----------------------------------------
     def test_a_reference_does_not_link_an_email_to_another_companys_opportunity(self):
