@@ -245,6 +245,33 @@ class TestAttackSurface(HttpCase, AttackCase):
         self.make_jsonrpc_request("/mail/message/reaction", {"message_id": mine.id, "content": "👍", "action": "add"})
         self.assertEqual(self.env["mail.message.reaction"].search([("message_id", "=", mine.id)]).content, "👍")
 
+    # -- the other side of a relation -------------------------------------------
+    def test_an_opportunity_does_not_rewrite_which_emails_are_logged_on_it(self):
+        """The logged emails of an opportunity are the sync's (``lead_ids`` of
+        crm.mail.interaction, which no user writes); its inverse on crm.lead
+        must not be a way round, to unlink a colleague's private email from
+        the opportunity or to link another one to it."""
+        ottos, _fetched = self.ingest(
+            self.otto_box, raw_email("bea@customer.example", self.otto.email, subject="Otto and Bea")
+        )
+        self.assertEqual(ottos.lead_ids, self.opportunity)
+        self.env["res.partner"].create({"name": "Carl Client", "email": "carl@client.example"})
+        elsewhere, _fetched = self.ingest(
+            self.otto_box, raw_email("carl@client.example", self.otto.email, subject="Unrelated")
+        )
+        self.assertTrue(elsewhere)
+        self.authenticate("sam", "sam")  # Sam owns the opportunity
+        for command in ([(5, 0, 0)], [(3, ottos.id, 0)], [(6, 0, [])], [(4, elsewhere.id, 0)]):
+            with self.subTest(command=command), mute_logger("odoo.http"):
+                try:
+                    self.call_kw("crm.lead", "write", [[self.opportunity.id], {"crm_mail_interaction_ids": command}])
+                except JsonRpcException as error:
+                    self.assertIn("AccessError", str(error))
+                self.assertEqual(ottos.lead_ids, self.opportunity)
+                self.assertFalse(elsewhere.lead_ids)
+        # Sam still edits his opportunity.
+        self.call_kw("crm.lead", "write", [[self.opportunity.id], {"name": "Bea's bigger order"}])
+
     # -- a search filter over what the user may not see ------------------------
     def test_unanswered_says_nothing_of_a_reply_the_user_may_not_see(self):
         """Otto's reply to Bea is private: Sam's *Unanswered* filter must not
