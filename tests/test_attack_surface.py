@@ -296,6 +296,28 @@ class TestAttackSurface(HttpCase, AttackCase):
         self.assertNotIn(ottos, Interaction.with_user(self.otto).search([("unanswered", "=", True)]))
         self.assertFalse(ottos.with_user(self.otto).unanswered)
 
+    def test_a_hidden_logged_emails_attachment_is_not_downloaded(self):
+        """The attachments of Otto's private email hang on its chatter entries
+        of Sam's opportunity: /web/content serves them to Otto only."""
+        logged, _fetched = self.ingest(
+            self.otto_box,
+            raw_email(
+                "bea@customer.example",
+                self.otto.email,
+                attachments=[("prices.pdf", "application/pdf", b"%PDF-1.4 secret prices")],
+            ),
+        )
+        attachment = logged.sudo().attachment_ids
+        self.assertEqual(len(attachment), 1)
+        self.authenticate("sam", "sam")
+        for url in (f"/web/content/{attachment.id}", f"/web/content/{attachment.id}?access_token=x&download=true"):
+            with self.subTest(url=url), mute_logger("odoo.http"):
+                response = self.url_open(url)
+                self.assertIn(response.status_code, (403, 404))
+                self.assertNotIn(b"secret prices", response.content)
+        self.authenticate("otto", "otto")
+        self.assertIn(b"secret prices", self.url_open(f"/web/content/{attachment.id}").content)
+
     # -- a crafted References header -----------------------------------------
     def test_a_reference_does_not_link_an_email_to_another_companys_opportunity(self):
         """An email quoting the Message-ID of another company's conversation
