@@ -520,7 +520,7 @@ class CrmMailAccount(models.Model):
         params = self.env["ir.config_parameter"].sudo()
         server = self._own_outgoing_server()
         own = [self.email, self.user_id.email, *server._parse_from_filter(server.from_filter)]
-        public = {domain for preset in self.env["crm.mail.provider"]._presets() for domain in preset.domains}
+        public = self.env["crm.mail.provider"]._public_domains()
         domains = {domain_of(self.company_id.email)} | set(
             self.env["mail.alias.domain"].sudo().search([]).mapped("name")
         )

@@ -172,7 +172,7 @@ class CrmMailAccount(models.Model):
         return wanted
 
     def _public_domains(self):
-        return {domain for preset in self.env["crm.mail.provider"].sudo()._presets() for domain in preset.domains}
+        return self.env["crm.mail.provider"]._public_domains()
 
     def _contacts_by_policy(self, headers_list, scope):
         """Create (or bring back from the archive) a contact for each address
