@@ -8,9 +8,9 @@ from odoo.tools import email_normalize
 from ..mailsync import errors as engine_errors
 from ..mailsync import google_oauth, imap, matching, oauth
 from ..mailsync.addresses import DEFAULT_EXCLUSIONS, domain_of
+from ..tools.messages import describe
 from . import mail_network_policy
 from .crm_mail_provider import SECURITY_SELECTION
-from .mail_error_messages import describe
 
 # Set by the addon itself (setup wizard, sync, sign-in) or by an administrator,
 # never by a salesperson, whatever the client (form, JSON-RPC, import). Also

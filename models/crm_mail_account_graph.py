@@ -5,11 +5,11 @@ from odoo.exceptions import UserError
 
 from ..mailsync import errors as engine_errors
 from ..mailsync import graph, graph_sync, oauth
+from ..tools.messages import describe
 from . import crm_mail_account_sync as sync_core
-from .mail_error_messages import describe
 
 
-class CrmMailAccount(models.Model):
+class CrmMailAccountGraph(models.Model):
     """Mailboxes read through Microsoft Graph (Exchange Online, Microsoft 365,
     Outlook.com): ``kind`` "graph".
 

@@ -46,6 +46,7 @@ from ..mailsync.queue import (
     create_folders,
     open_queue,
 )
+from ..tools.messages import describe
 from . import mail_network_policy
 from .crm_mail_account_sync import (
     BATCH_SIZE,
@@ -54,7 +55,6 @@ from .crm_mail_account_sync import (
     DEFAULT_MAX_ATTACHMENT_MB,
     DEFAULT_MAX_MESSAGE_MB,
 )
-from .mail_error_messages import describe
 
 _logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class _Disabled:
         return iter(())
 
 
-class CrmMailAccount(models.Model):
+class CrmMailAccountQueue(models.Model):
     _inherit = "crm.mail.account"
 
     kind = fields.Selection(
@@ -438,7 +438,7 @@ class CrmMailAccount(models.Model):
         return logged, skipped
 
 
-class ResUsers(models.Model):
+class ResUsersLoggingAddress(models.Model):
     _inherit = "res.users"
 
     crm_mail_logging_address = fields.Char(

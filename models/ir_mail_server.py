@@ -9,8 +9,8 @@ from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
 from ..mailsync import errors as engine_errors
 from ..mailsync import graph, oauth, smtp
-from .graph_session import GraphSession
-from .mail_error_messages import describe
+from ..tools.graph_session import GraphSession
+from ..tools.messages import describe
 
 REVEAL = "crm_mail_sync_reveal_smtp_pass"
 # The value of REVEAL that decrypts: an object no client can send (JSON-RPC

@@ -9,7 +9,7 @@ from ..mailsync import errors as engine_errors
 from ..models import mail_network_policy
 from ..models.crm_mail_provider import SECURITY_SELECTION
 from ..models.ir_mail_server import OAUTH_AUTH
-from ..models.mail_error_messages import describe
+from ..tools.messages import describe
 
 # The engine's encryption names -> Odoo's ir.mail_server ones (always validating certificates).
 SMTP_ENCRYPTION = {"ssl": "ssl_strict", "starttls": "starttls_strict", "none": "none"}
