@@ -10,6 +10,8 @@ UI. The engine's own English ``str()`` is for logs and tests only.
 
 from odoo.tools.translate import LazyTranslate
 
+from ..mailsync import queue
+
 _lt = LazyTranslate(__name__)
 
 # "code" or "code:reason" -> what happened and what to do. %(server)s is "host:port".
@@ -224,6 +226,26 @@ OAUTH_NOT_STARTED = {
     "google": _lt("No Google sign-in was started from this browser: start it again."),
 }
 
+# The company logging mailbox cannot be processed as set up (mailsync.queue.QueueSetupError):
+# one sentence per problem code; %(folder)s is the folder's name.
+QUEUE_PROBLEMS = {
+    queue.SAME_FOLDER: _lt(
+        "The queue, storage and “Not logged” folders must be three different folders: change one of them."
+    ),
+    queue.QUEUE_MISSING: _lt(
+        "The queue folder “%(folder)s” does not exist in this mailbox: enter an existing folder "
+        "(the inbox is INBOX) or create it with your mail program."
+    ),
+    queue.STORAGE_MISSING: _lt("The storage folder “%(folder)s” does not exist yet: click “Create Missing Folders”."),
+    queue.NOT_LOGGED_MISSING: _lt(
+        "The “Not logged” folder “%(folder)s” does not exist yet: click “Create Missing Folders”."
+    ),
+    queue.CANNOT_MOVE: _lt(
+        "This server cannot move messages safely: it offers neither IMAP MOVE (RFC 6851) nor UIDPLUS "
+        "(RFC 4315). Ask your mail provider to enable one of them, or use another mail server."
+    ),
+}
+
 SERVER_REPLY = _lt("Server's reply: %(text)s")
 MORE_INFORMATION = _lt("More information: %(url)s")
 SOME_ADDRESS = _lt("this address")
@@ -287,3 +309,10 @@ def describe_oauth(env, error, email=""):
 def oauth_text(env, texts, provider):
     """One of the texts by provider above (e.g. :data:`OAUTH_NOT_SIGNED_IN`), translated."""
     return texts[provider]._translate(env.lang or "en_US")
+
+
+def describe_queue_problems(env, problems):
+    """One translated sentence per ``(code, folder name or None)`` of a
+    :class:`mailsync.queue.QueueSetupError`."""
+    lang = env.lang or "en_US"
+    return [QUEUE_PROBLEMS[code]._translate(lang) % {"folder": name or ""} for code, name in problems]
