@@ -27,7 +27,31 @@ class MailSyncError(Exception):
     code = "error"
 
 
-class OAuthError(MailSyncError):
+class ReasonedError(MailSyncError):
+    """An error with one of a few known causes (``reason``, a key of
+    :attr:`texts`, else None) and the other side's own words (``detail``),
+    composed into an English ``str()``: "<prefix><what happened>. (<speaker>
+    said: <detail>) <what to do>"."""
+
+    #: reason -> (what happened, what to do)
+    texts = {None: ("the request failed", "Try again.")}
+    #: who the detail quotes
+    speaker = "Server"
+
+    def __init__(self, reason=None, detail=""):
+        self.reason = reason if reason in self.texts else None
+        self.detail = str(detail or "").strip()
+        summary, hint = self.texts[self.reason]
+        text = f"{self._prefix()}{summary}."
+        if self.detail:
+            text += f" ({self.speaker} said: {self.detail})"
+        super().__init__(f"{text} {hint}")
+
+    def _prefix(self):
+        return ""
+
+
+class OAuthError(ReasonedError):
     """An identity provider refused a sign-in or a token, or could not be reached.
 
     :param reason: the provider's OAuth error code (RFC 6749 5.2, 4.1.2.1)
@@ -53,18 +77,16 @@ class OAuthError(MailSyncError):
         "unreachable": ("the sign-in service cannot be reached", "Check the network, then try again."),
         None: ("the sign-in failed", "Try again; if it persists, check the application's registration."),
     }
+    speaker = "Provider"
     #: provider -> its name in the English message
     providers = {"microsoft": "Microsoft", "google": "Google"}
 
     def __init__(self, reason=None, detail="", provider="microsoft"):
-        self.reason = reason if reason in self.texts else None
-        self.detail = str(detail or "").strip()
         self.provider = provider
-        summary, hint = self.texts[self.reason]
-        text = f"{self.providers.get(provider, provider)} sign-in: {summary}."
-        if self.detail:
-            text += f" (Provider said: {self.detail})"
-        super().__init__(f"{text} {hint}")
+        super().__init__(reason, detail)
+
+    def _prefix(self):
+        return f"{self.providers.get(self.provider, self.provider)} sign-in: "
 
 
 class MailConnectionError(MailSyncError):
