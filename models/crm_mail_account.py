@@ -6,9 +6,8 @@ from odoo.tools import email_normalize
 from ..mailsync import errors as engine_errors
 from ..mailsync import imap, matching, oauth
 from ..mailsync.addresses import DEFAULT_EXCLUSIONS, domain_of
-from ..tools import messages
+from ..tools import mail_network_policy, messages
 from ..tools.messages import describe
-from . import mail_network_policy
 from .crm_mail_provider import SECURITY_SELECTION
 
 # Set by the addon itself (setup wizard, sync, sign-in) or by an administrator,

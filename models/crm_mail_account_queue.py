@@ -41,9 +41,8 @@ from ..mailsync.queue import (
     create_folders,
     open_queue,
 )
-from ..tools import messages
+from ..tools import mail_network_policy, messages
 from ..tools.messages import describe
-from . import mail_network_policy
 from .crm_mail_account_sync import (
     BATCH_SIZE,
     BODY_CHUNK_BYTES,

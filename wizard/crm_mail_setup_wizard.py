@@ -6,9 +6,9 @@ from odoo.tools import email_normalize
 
 from ..mailsync import autoconfig, autodetect, imap, smtp
 from ..mailsync import errors as engine_errors
-from ..models import mail_network_policy
 from ..models.crm_mail_provider import SECURITY_SELECTION
 from ..models.ir_mail_server import OAUTH_AUTH
+from ..tools import mail_network_policy
 from ..tools.messages import describe
 
 # The engine's encryption names -> Odoo's ir.mail_server ones (always validating certificates).
