@@ -226,6 +226,20 @@ OAUTH_NOT_STARTED = {
     "google": _lt("No Google sign-in was started from this browser: start it again."),
 }
 
+# Where the addon may connect (tools/mail_network_policy.py).
+NEUTRAL_FAILURE = _lt(
+    "The connection to %(protocol)s server %(host)s on port %(port)s failed. Check the server name, port, "
+    "encryption and password given by your provider. Port %(port)s is not a usual mail port, so no more "
+    "detail is given: an administrator can add it to the allowed ports (system parameter "
+    "crm_mail_sync.allowed_ports)."
+)
+UNENCRYPTED_REFUSED = _lt(
+    "%(protocol)s server %(host)s: encryption “None” would send the password in clear over the "
+    "network; it is only allowed for a server on this machine or the local network. Choose SSL/TLS "
+    "or STARTTLS (an administrator can allow unencrypted connections with the system parameter "
+    "%(param)s)."
+)
+
 # The company logging mailbox cannot be processed as set up (mailsync.queue.QueueSetupError):
 # one sentence per problem code; %(folder)s is the folder's name.
 QUEUE_PROBLEMS = {
