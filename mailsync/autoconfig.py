@@ -19,7 +19,7 @@ Everything that comes from the network is untrusted: the XML is parsed by
 ``defusedxml`` with DTDs forbidden (no external entity, no entity expansion),
 after a size check (:data:`MAX_BYTES`); JSON is size-checked too. Host names in
 URLs are resolved through the caller's dnspython resolver (so tests never leave
-127.0.0.1) and every request has a deadline. Nothing here imports odoo.
+127.0.0.1) and every request has a deadline. Nothing here imports Odoo.
 """
 
 import contextlib

@@ -11,7 +11,7 @@ from odoo.tools.mimetypes import guess_mimetype
 
 from ..mailsync import authentication, matching
 from ..mailsync.addresses import normalize, parse_header_addresses
-from .remote_content import block_remote_content
+from ..tools.remote_content import block_remote_content
 
 DIRECTIONS = [(matching.RECEIVED, "Received"), (matching.SENT, "Sent")]
 SENDER_CHECKS = [

@@ -65,6 +65,12 @@ class CrmMailProvider(models.Model):
         """The active presets, best first, for the engine's autodetection."""
         return [presets.Preset.from_mapping(values) for values in self.search([]).read(list(presets.FIELDS))]
 
+    @api.model
+    def _public_domains(self):
+        """The email domains of the public providers (gmail.com, outlook.com,
+        ...): an address there says nothing of its owner's company."""
+        return {domain for preset in self.sudo()._presets() for domain in preset.domains}
+
     def _app_password_advice(self):
         """What to tell a user whose usual password was refused: this provider
         wants an app password with 2-step verification, made at this page."""

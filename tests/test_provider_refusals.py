@@ -10,7 +10,7 @@ from odoo.addons.crm_mail_sync.mailsync import secrets
 from odoo.addons.crm_mail_sync.mailsync.testing.dns_server import DnsServer
 from odoo.addons.crm_mail_sync.mailsync.testing.scripted import PASSWORD, ScriptedServer, play_case
 from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
-from odoo.addons.crm_mail_sync.models.mail_error_messages import describe
+from odoo.addons.crm_mail_sync.tools.messages import describe
 
 CASES_DIR = pathlib.Path(__file__).parent.parent / "mailsync" / "tests" / "data" / "provider-replies"
 CASES = {path.stem: json.loads(path.read_text()) for path in sorted(CASES_DIR.glob("*.json"))}

@@ -18,7 +18,7 @@ from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
 from odoo.addons.crm_mail_sync.mailsync.testing.oauth_server import OAuthServer
 from odoo.addons.crm_mail_sync.mailsync.testing.smtpd import SmtpServer
 from odoo.addons.crm_mail_sync.models.ir_mail_server import GRAPH_AUTH, REVEAL
-from odoo.addons.crm_mail_sync.models.mail_network_policy import STANDARD_PORTS
+from odoo.addons.crm_mail_sync.tools.mail_network_policy import STANDARD_PORTS
 
 from .common import MailSyncCase
 from .mail_samples import raw_email

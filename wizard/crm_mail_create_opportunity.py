@@ -6,11 +6,6 @@ from odoo.tools import escape_psql, plaintext2html
 
 from ..mailsync.addresses import domain_of, normalize
 from ..mailsync.message import clean_subject, html_to_text
-from ..mailsync.presets import load_presets
-
-
-def _public_domains():
-    return {domain for preset in load_presets() for domain in preset.domains}
 
 
 class CrmMailCreateOpportunity(models.TransientModel):
@@ -79,7 +74,7 @@ class CrmMailCreateOpportunity(models.TransientModel):
     @api.model
     def _company_by_domain(self, email):
         domain = domain_of(email)
-        if not domain or domain in _public_domains():
+        if not domain or domain in self.env["crm.mail.provider"]._public_domains():
             return self.env["res.partner"]
         return self.env["res.partner"].search(
             [

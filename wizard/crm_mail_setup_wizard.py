@@ -1,17 +1,15 @@
 import dataclasses
 
-import dns.resolver
-
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import email_normalize
 
 from ..mailsync import autoconfig, autodetect, imap, smtp
 from ..mailsync import errors as engine_errors
-from ..models import mail_network_policy
 from ..models.crm_mail_provider import SECURITY_SELECTION
 from ..models.ir_mail_server import OAUTH_AUTH
-from ..models.mail_error_messages import describe
+from ..tools import mail_network_policy
+from ..tools.messages import describe
 
 # The engine's encryption names -> Odoo's ir.mail_server ones (always validating certificates).
 SMTP_ENCRYPTION = {"ssl": "ssl_strict", "starttls": "starttls_strict", "none": "none"}
@@ -188,7 +186,7 @@ class CrmMailSetupWizard(models.TransientModel):
             detection = autodetect.detect(
                 email,
                 self.env["crm.mail.provider"]._presets(),
-                resolver=self._dns_resolver(),
+                nameserver=self.env["ir.config_parameter"].sudo().get_param("crm_mail_sync.dns_nameserver"),
                 timeout=DETECTION_TIMEOUT,
                 endpoints=self._detection_endpoints(),
             )
@@ -270,19 +268,6 @@ class CrmMailSetupWizard(models.TransientModel):
             values["auth_method"] = "password"
         self.write(values)
         return self._reopen()
-
-    @api.model
-    def _dns_resolver(self):
-        """The system's resolver, or the one name server an administrator set in
-        ``crm_mail_sync.dns_nameserver`` ("host" or "host:port")."""
-        nameserver = self.env["ir.config_parameter"].sudo().get_param("crm_mail_sync.dns_nameserver")
-        if not nameserver:
-            return None
-        host, _sep, port = nameserver.partition(":")
-        resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = [host]
-        resolver.port = int(port or 53)
-        return resolver
 
     @api.model
     def _detection_endpoints(self):
