@@ -15,11 +15,7 @@ SHARING_SELECTION = [
     ("team", "My sales team"),
     ("everyone", "Everyone in the company"),
 ]
-SHARING_READER_SELECTION = [
-    ("private", "Private"),
-    ("team", "Sales team"),
-    ("everyone", "Everyone"),
-]
+SHARING_READER_SELECTION = [("private", "Private"), ("team", "Sales team"), ("everyone", "Everyone")]
 # How a mailbox signs in to its servers (mailbox form and setup wizard).
 AUTH_METHOD_SELECTION = [
     ("password", "Password"),

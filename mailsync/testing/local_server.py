@@ -10,7 +10,18 @@ import socket
 import threading
 
 
-class LocalServer:
+class ServerContext:
+    """``with server:`` runs it from :meth:`start` (which returns the server)
+    to :meth:`stop`."""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+class LocalServer(ServerContext):
     """Listens on ``host:port`` (port 0: a free one, known in ``port`` once
     started) from :meth:`start` to :meth:`stop`; a context manager."""
 
@@ -25,12 +36,6 @@ class LocalServer:
         self._thread = None
         self._stop = threading.Event()
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
     def start(self):
         self._stop.clear()
         self._sock = self._listen()
@@ -42,12 +47,12 @@ class LocalServer:
 
     def stop(self):
         self._stop.set()
-        if self._thread:
-            self._thread.join(5)
-            self._thread = None
-        if self._sock:
-            self._sock.close()
-            self._sock = None
+        thread, sock = self._thread, self._sock
+        self._thread = self._sock = None
+        if thread:
+            thread.join(5)  # the serving loop sees ``_stop`` within ``poll`` seconds
+        if sock:
+            sock.close()
 
     def _listen(self):
         """The bound socket to serve (TCP, listening)."""
