@@ -47,12 +47,11 @@ class LocalServer(ServerContext):
 
     def stop(self):
         self._stop.set()
-        thread, sock = self._thread, self._sock
+        if self._thread:
+            self._thread.join(5)  # the serving loop sees ``_stop`` within ``poll`` seconds
+        if self._sock:
+            self._sock.close()  # after the loop: it may still be answering
         self._thread = self._sock = None
-        if thread:
-            thread.join(5)  # the serving loop sees ``_stop`` within ``poll`` seconds
-        if sock:
-            sock.close()
 
     def _listen(self):
         """The bound socket to serve (TCP, listening)."""
