@@ -8,7 +8,7 @@ from ..mailsync import imap, matching, oauth
 from ..mailsync.addresses import DEFAULT_EXCLUSIONS, domain_of
 from ..tools import mail_network_policy, messages
 from ..tools.messages import describe
-from .crm_mail_provider import SECURITY_SELECTION
+from .crm_mail_provider import AUTH_METHOD_SELECTION, SECURITY_SELECTION, SHARING_SELECTION
 
 # Set by the addon itself (setup wizard, sync, sign-in) or by an administrator,
 # never by a salesperson, whatever the client (form, JSON-RPC, import). Also
@@ -58,12 +58,7 @@ class CrmMailAccount(models.Model):
     active = fields.Boolean(default=True)
     provider_id = fields.Many2one("crm.mail.provider")
     auth_method = fields.Selection(
-        [
-            ("password", "Password"),
-            ("app_password", "App password"),
-            ("oauth_microsoft", "Microsoft OAuth 2.0"),
-            ("oauth_google", "Google OAuth 2.0"),
-        ],
+        AUTH_METHOD_SELECTION,
         "Sign-in Method",
         default="password",
         required=True,
@@ -86,11 +81,7 @@ class CrmMailAccount(models.Model):
     oauth_expires_at = fields.Float(copy=False, groups="base.group_system")
     oauth_connected = fields.Boolean("Signed In", compute="_compute_oauth_connected")
     sharing = fields.Selection(
-        [
-            ("private", "Private: only me"),
-            ("team", "My sales team"),
-            ("everyone", "Everyone in the company"),
-        ],
+        SHARING_SELECTION,
         "Shared With",
         default="private",
         required=True,

@@ -420,14 +420,7 @@ class CrmMailNewSender(models.Model):
         """The sender becomes a contact (found or created), their mail is logged."""
         self.ensure_one()
         contact, _interaction = self._make_contact()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "res.partner",
-            "res_id": contact.id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "current",
-        }
+        return contact._get_records_action(context={})
 
     def action_ignore_sender(self):
         return self._ignore("address")

@@ -88,7 +88,7 @@ class CrmMailCreateOpportunity(models.TransientModel):
 
     def action_open_existing(self):
         self.ensure_one()
-        return _open_lead(self.existing_lead_id)
+        return self.existing_lead_id._get_records_action(context={})
 
     def action_create(self):
         """Create the opportunity, link the conversation, open it."""
@@ -117,7 +117,7 @@ class CrmMailCreateOpportunity(models.TransientModel):
         thread.sudo().write({"lead_ids": [fields.Command.link(lead.id)]})
         thread.sudo()._update_chatters()
         self._copy_attachments(lead)
-        return _open_lead(lead)
+        return lead._get_records_action(context={})
 
     def _customer(self):
         if self.contact_mode == "existing":
@@ -154,14 +154,3 @@ class CrmMailCreateOpportunity(models.TransientModel):
                     for attachment in attachments
                 ]
             )
-
-
-def _open_lead(lead):
-    return {
-        "type": "ir.actions.act_window",
-        "res_model": "crm.lead",
-        "res_id": lead.id,
-        "view_mode": "form",
-        "views": [(False, "form")],
-        "target": "current",
-    }
