@@ -30,7 +30,6 @@ timeout stays :class:`~mailsync.errors.ConnectionTimeout`.
 import contextlib
 import copy
 import dataclasses
-import datetime
 import imaplib
 import json
 import ssl
@@ -315,9 +314,6 @@ class HeaderRecord:
     ``size``: the whole message's size in bytes as the server reports it
     (``RFC822.SIZE``, RFC 3501 section 7.4.2), known before any download: the
     caller decides from it whether a message is too big to fetch.
-    ``internaldate``: the server's arrival date (naive datetime as imapclient
-    gives it, or None). ``flags``: ``frozenset`` of ``str``.
-    ``gm_msgid``: Gmail's message id (X-GM-MSGID) where the server has it.
     """
 
     folder: str
@@ -325,9 +321,6 @@ class HeaderRecord:
     uid: int
     raw_headers: bytes
     size: int
-    internaldate: datetime.datetime | None
-    flags: frozenset
-    gm_msgid: int | None = None
 
 
 @dataclasses.dataclass
@@ -373,7 +366,6 @@ class MailboxSync:
         self.sent_folder = sent_folder or None
         self._selected = None
         self.listing = None  # the folders as last listed (LIST), for the caller to show
-        self._gmail = session.capabilities >= {"X-GM-EXT-1"}
 
     @contextlib.contextmanager
     def _errors(self):
@@ -548,12 +540,9 @@ class MailboxSync:
             self._examine(name)
 
     def _fetch_headers(self, name, role, uids):
-        items = [_HEADER_ITEM, b"RFC822.SIZE", b"INTERNALDATE", b"FLAGS"]
-        if self._gmail:
-            items.append(b"X-GM-MSGID")
         self._reopen(name)
         with self._errors():
-            response = self.client.fetch(uids, items)
+            response = self.client.fetch(uids, [_HEADER_ITEM, b"RFC822.SIZE"])
         records = []
         for uid in uids:
             data = response.get(uid)
@@ -566,11 +555,6 @@ class MailboxSync:
                     uid=uid,
                     raw_headers=header_block(data),
                     size=int(data.get(b"RFC822.SIZE", 0) or 0),
-                    internaldate=data.get(b"INTERNALDATE"),
-                    flags=frozenset(
-                        flag.decode() if isinstance(flag, bytes) else flag for flag in data.get(b"FLAGS", ())
-                    ),
-                    gm_msgid=data.get(b"X-GM-MSGID"),
                 )
             )
         return records

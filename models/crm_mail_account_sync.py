@@ -22,8 +22,8 @@ from ..mailsync.imap_sync import (
     poll,
     sent_folder_candidates,
 )
+from ..tools.messages import describe
 from .crm_mail_secret_mixin import EncryptionKeyError
-from .mail_error_messages import describe
 
 _logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def lease_duration():
     return datetime.timedelta(seconds=limit + 60) if limit else LEASE_WITHOUT_TIME_LIMIT
 
 
-class CrmMailAccount(models.Model):
+class CrmMailAccountSync(models.Model):
     """Syncing a mailbox: the cron claims due mailboxes a few at a time, reads
     their new mail in batches (headers first, bodies only of the messages
     that concern a CRM record, a few at a time), and commits each batch with

@@ -6,7 +6,6 @@ One test per finding; each names the exception it expects."""
 import json
 import socket
 from datetime import datetime, timedelta
-from unittest.mock import patch
 
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
@@ -15,14 +14,12 @@ from odoo.tools import mute_logger
 
 from odoo.addons.crm_mail_sync.mailsync import autodetect
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
-from odoo.addons.crm_mail_sync.mailsync.testing.oauth_server import OAuthServer
 from odoo.addons.crm_mail_sync.mailsync.testing.smtpd import SmtpServer
 from odoo.addons.crm_mail_sync.models.ir_mail_server import GRAPH_AUTH, REVEAL
-from odoo.addons.crm_mail_sync.models.mail_network_policy import STANDARD_PORTS
+from odoo.addons.crm_mail_sync.tools.mail_network_policy import STANDARD_PORTS
 
-from .common import MailSyncCase
+from .common import GraphSendingCase, InteractionCase, MailSyncCase, allow_sending
 from .mail_samples import raw_email
-from .test_interaction_log import InteractionCase
 
 # Fields a salesperson must never set, with a value that differs from theirs.
 ADMIN_ONLY_VALUES = {
@@ -55,8 +52,7 @@ class BoundaryCase(MailSyncCase):
         company_login = ("company@ourcompany.example", "company-secret")
         cls.smtpd = cls.enterClassContext(SmtpServer("none", users=dict([ALICE, company_login])))
         cls.allow_ports(cls.smtpd.port)
-        IrMailServer = type(cls.env["ir.mail_server"])
-        cls.startClassPatcher(patch.object(IrMailServer, "_disable_send", classmethod(lambda cls: False)))
+        allow_sending(cls)
         # The company's outgoing server, set up by an administrator (loaded as data: no test email).
         cls.company_server = (
             cls.env["ir.mail_server"]
@@ -361,31 +357,7 @@ class TestNoPortScanning(BoundaryCase):
 
 
 @tagged("post_install", "-at_install")
-class TestGraphSendsAsTheConfiguredMailboxOnly(MailSyncCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.microsoft = cls.enterClassContext(OAuthServer(clients={"app-id": "app-secret-value"}, users=[ALICE[0]]))
-        params = cls.env["ir.config_parameter"]
-        params.set_param("crm_mail_sync.microsoft_authority_host", f"https://localhost:{cls.microsoft.port}")
-        params.set_param("crm_mail_sync.microsoft_authority_cafile", cls.microsoft.certs.ca_file)
-        params.set_param("crm_mail_sync.microsoft_graph_url", cls.microsoft.graph_url)
-        cls.env["res.config.settings"].create(
-            {
-                "crm_mail_sync_microsoft_tenant_id": cls.microsoft.tenant,
-                "crm_mail_sync_microsoft_client_id": "app-id",
-                "crm_mail_sync_microsoft_client_secret": "app-secret-value",
-            }
-        ).execute()
-        IrMailServer = type(cls.env["ir.mail_server"])
-        cls.startClassPatcher(patch.object(IrMailServer, "_disable_send", classmethod(lambda cls: False)))
-        cls.env.user.email = "admin@yourcompany.example.com"
-
-    def setUp(self):
-        super().setUp()
-        self.microsoft.graph_sent.clear()
-        self.microsoft.graph_app_permissions.add("Mail.Send")
-
+class TestGraphSendsAsTheConfiguredMailboxOnly(GraphSendingCase):
     def test_without_a_username_nothing_is_sent_as_the_messages_from(self):
         with self.assertRaisesRegex(UserError, "no Username"):
             self.env["ir.mail_server"].create(
