@@ -5,22 +5,17 @@ each names what it expects to be refused."""
 
 import datetime
 import json
-import os
-from unittest.mock import patch
 
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 from odoo.tools import mute_logger
 
-from odoo.addons.crm_mail_sync.mailsync import secrets
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
-from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
 
 from . import test_company_logging as company_logging
-from .common import MailSyncCase, Transactions
+from .common import InteractionCase, MailSyncCase, Transactions, use_encryption_key
 from .mail_samples import raw_email
-from .test_interaction_log import InteractionCase
 
 # What the company's receiving server (trusted by the logging mailbox) wrote on top.
 FORGED = b"Authentication-Results: mx.ourcompany.example; dmarc=fail (p=reject) header.from=example.com\r\n"
@@ -34,6 +29,7 @@ class AttackCase(InteractionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        use_encryption_key(cls)  # the setup wizard stores a password
         cls.company_b = cls.env["res.company"].create({"name": "Company B", "email": "info@company-b.example"})
         cls.bella = new_test_user(
             cls.env,
@@ -174,7 +170,6 @@ class TestAttackSurface(HttpCase, AttackCase):
             .with_user(self.otto)
             .create({"email": self.otto.email, "imap_host": "imap.ourcompany.example", "imap_login": self.otto.email})
         )
-        self.startPatcher(patch.dict(os.environ, {KEY_ENV: secrets.generate_key()}))
         setup.with_user(self.otto).password = "otto-secret"
         private, _fetched = self.ingest(
             self.otto_box, raw_email("bea@customer.example", self.otto.email, body="Otto's secret discount: 40%")
