@@ -1,4 +1,5 @@
 from . import test_autoconfig_wizard as test_autoconfig_wizard
+from . import test_chatter_block as test_chatter_block
 from . import test_chatter_display as test_chatter_display
 from . import test_chatter_tours as test_chatter_tours
 from . import test_company_logging as test_company_logging
