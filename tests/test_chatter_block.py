@@ -1,5 +1,6 @@
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import tagged
+from odoo.tests import HttpCase, tagged
+from odoo.tools import mute_logger
 
 from odoo.addons.mail.tools.discuss import Store
 
@@ -104,3 +105,34 @@ class TestBlockFromChatter(InteractionCase):
             self.offer.with_user(self.sam).crm_mail_block_sender(kind="subdomains")
         self.assertTrue(self.offer.exists())
         self.assertFalse(self.env["crm.mail.blocked.sender"].sudo().search([]))
+
+
+@tagged("post_install", "-at_install")
+class TestBlockFromChatterOverRpc(HttpCase, InteractionCase):
+    def block(self, interaction, kind="address"):
+        return self.make_jsonrpc_request(
+            "/web/dataset/call_kw/crm.mail.interaction/crm_mail_block_sender",
+            {
+                "model": "crm.mail.interaction",
+                "method": "crm_mail_block_sender",
+                "args": [interaction.ids],
+                "kwargs": {"kind": kind},
+            },
+        )
+
+    def test_only_the_owner_of_the_mailbox_blocks_over_json_rpc(self):
+        offer, _fetched = self.ingest(self.sam_box, raw_email("bea@customer.example", self.sam.email))
+        for login in ("tina", "admin"):  # Tina reads it (team), the administrator reads everything
+            self.authenticate(login, login)
+            with self.assertRaises(Exception) as caught, mute_logger("odoo.http"):
+                self.block(offer)
+            self.assertIn("AccessError", str(caught.exception), login)
+        self.assertTrue(offer.exists())
+        self.assertFalse(self.env["crm.mail.blocked.sender"].sudo().search([]))
+
+        entries = offer.mail_message_ids
+        self.authenticate("sam", "sam")
+        result = self.block(offer)
+        self.assertEqual(sorted(result["message_ids"]), sorted(entries.ids))
+        self.assertFalse(entries.exists())
+        self.assertFalse(offer.exists())
