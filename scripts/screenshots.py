@@ -4,7 +4,7 @@ Against a demo database like `make run`'s (Odoo's demo data and the addon's, the
 mailbox of scripts/demo_servers.py): a salesperson, Sam Seller, connects the demo mailbox,
 it syncs, and headless Chromium, driven through the Chrome DevTools protocol, captures
 
-- screenshot_wizard.png: the setup wizard (*Connect a Mailbox*),
+- screenshot_wizard.png: the setup wizard (*Connect a Mailbox*) after a Gmail address,
 - screenshot_chatter.png: a contact's chatter with the logged emails,
 - screenshot_emails.png: the Emails list,
 - screenshot_mailbox.png: the mailbox's form,
@@ -42,6 +42,8 @@ sys.path.insert(0, str(REPO / "scripts"))
 from demo_servers import DEMO_LOGIN, DEMO_PASSWORD  # noqa: E402
 
 WIDTH, HEIGHT = 1600, 1000  # wide enough for Odoo to put the chatter beside the form
+WIZARD_EMAIL = "sam.seller@gmail.com"
+TIMEZONE = "Europe/Paris"
 SALESPERSON = {"name": "Sam Seller", "login": "sam", "password": "sam-demo-password", "email": DEMO_LOGIN}
 
 
@@ -129,6 +131,9 @@ class Chromium:
         self.next_id = 0
         self.send("Page.enable")
         self.send("Runtime.enable")
+        # The browser's time zone is the salesperson's, as on their own computer: Odoo's
+        # dates (browser's) and the logged emails' headers (user's) then agree.
+        self.send("Emulation.setTimezoneOverride", timezoneId=TIMEZONE)
         self.send(
             "Emulation.setDeviceMetricsOverride",
             width=WIDTH,
@@ -254,7 +259,7 @@ def prepare(url, db, imap_port):
         [("module", "=", "sales_team"), ("name", "=", "group_sale_salesman")],
         fields=["res_id"],
     )[0]["res_id"]
-    admin.call("res.users", "create", [{**SALESPERSON, "group_ids": [(4, group)], "tz": "Europe/Paris"}])
+    admin.call("res.users", "create", [{**SALESPERSON, "group_ids": [(4, group)], "tz": TIMEZONE}])
     sam = OdooRpc(url, db, SALESPERSON["login"], SALESPERSON["password"])
     mailbox = sam.call(
         "crm.mail.account",
@@ -319,6 +324,15 @@ def capture(url, sam, mailbox, contact, out):
             ".find((button) => button.textContent.includes('Connect a Mailbox')).click()"
         )
         browser.wait_for(".modal .o_form_view div[name=email] input")
+        # A Gmail address: its servers and sign-in come from the addon's presets, offline.
+        browser.evaluate(
+            "(() => { const input = document.querySelector('.modal div[name=email] input');"
+            f" input.value = {json.dumps(WIZARD_EMAIL)};"
+            " input.dispatchEvent(new Event('input', {bubbles: true}));"
+            " input.dispatchEvent(new Event('change', {bubbles: true})); return true; })()"
+        )
+        browser.evaluate("document.querySelector('.modal footer button[name=action_detect]').click() || true")
+        browser.wait_for(".modal .o_form_view div[name=provider_id]")
         browser.settle()
         browser.screenshot(out / "screenshot_wizard.png")
     finally:
