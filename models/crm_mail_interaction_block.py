@@ -12,7 +12,7 @@ from ..mailsync.addresses import parse_header_addresses
 KINDS = ("address", "domain")
 
 
-class CrmMailInteraction(models.Model):
+class CrmMailInteractionBlock(models.Model):
     _inherit = "crm.mail.interaction"
 
     def _sender_address(self):
