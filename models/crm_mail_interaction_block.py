@@ -54,7 +54,7 @@ class CrmMailInteractionBlock(models.Model):
             address = interaction._sender_address()
             domain = address.rsplit("@", 1)[1]
             if public is None:
-                public = self.env["crm.mail.account"].sudo()._public_domains()
+                public = self.env["crm.mail.provider"].sudo()._public_domains()
             entry["block"] = {
                 "address": address,
                 "confirm_address": _(
@@ -96,7 +96,7 @@ class CrmMailInteractionBlock(models.Model):
             )
         address = interaction._sender_address()
         domain = address.rsplit("@", 1)[1]
-        if kind == "domain" and domain in self.env["crm.mail.account"].sudo()._public_domains():
+        if kind == "domain" and domain in self.env["crm.mail.provider"].sudo()._public_domains():
             raise UserError(
                 self.env._("%(domain)s is a public email provider: block the sender's address instead.", domain=domain)
             )

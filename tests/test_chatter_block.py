@@ -4,8 +4,8 @@ from odoo.tools import mute_logger
 
 from odoo.addons.mail.tools.discuss import Store
 
+from .common import InteractionCase
 from .mail_samples import raw_email
-from .test_interaction_log import InteractionCase
 
 
 @tagged("post_install", "-at_install")

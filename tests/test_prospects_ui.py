@@ -2,11 +2,8 @@ from odoo.tests import HttpCase, tagged
 
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
 
-from .common import MailSyncCase, Transactions
-from .mail_samples import MemoryBatch, raw_email
-from .test_interaction_log import InteractionCase
-from .test_prospects import NEWSLETTER_HEADERS, with_headers
-from .test_ui import FrenchSalespersonCase
+from .common import TOUR_TAG, FrenchSalespersonCase, InteractionCase, MailSyncCase, Transactions
+from .mail_samples import NEWSLETTER_HEADERS, MemoryBatch, raw_email, with_headers
 
 
 @tagged("post_install", "-at_install")
@@ -50,7 +47,7 @@ class TestNewSenderTour(FrenchSalespersonCase):
         self.assertFalse(self.env["crm.mail.new.sender"].sudo().search([]))
 
 
-@tagged("post_install", "-at_install")
+@tagged("post_install", "-at_install", TOUR_TAG)
 class TestNewsletterTour(HttpCase, MailSyncCase):
     """A real sync of a real mailbox, then the salesperson looks in Chromium."""
 
@@ -89,7 +86,7 @@ class TestNewsletterTour(HttpCase, MailSyncCase):
         )
 
 
-@tagged("post_install", "-at_install")
+@tagged("post_install", "-at_install", TOUR_TAG)
 class TestBlockSenderTour(HttpCase, InteractionCase):
     def test_blocking_a_sender_from_the_chatter_removes_their_mail_from_the_contact(self):
         offer, _fetched = self.ingest(
