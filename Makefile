@@ -1,5 +1,5 @@
 # The two commands of the README, and a few for development.
-.PHONY: test run lint bench i18n wheel pytest
+.PHONY: test run lint bench i18n wheel pytest screenshots
 
 test:  ## lint + engine suite + Odoo suites (installs what it needs first)
 	bash scripts/test.sh
@@ -22,3 +22,6 @@ wheel:  ## the addon's wheel, the OCA way (whool), from the last commit: dist/od
 
 pytest:  ## the Odoo suites under pytest-odoo in a throwaway database; ARGS="tests/test_interaction_log.py -k sharing"
 	bash scripts/pytest-odoo.sh $(ARGS)
+
+screenshots:  ## the Apps page's and README's screenshots (static/description/screenshot_*.png), from a throwaway demo database in headless Chromium
+	bash scripts/screenshots.sh

@@ -21,3 +21,4 @@ from . import crm_lead as crm_lead
 from . import mail_message as mail_message
 from . import ir_rule as ir_rule
 from . import crm_mail_prospects as crm_mail_prospects
+from . import crm_mail_interaction_block as crm_mail_interaction_block

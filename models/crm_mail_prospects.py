@@ -507,17 +507,18 @@ class CrmMailBlockedSender(models.Model):
         existing = self.search([("user_id", "=", self.env.user.id), ("entry", "=", entry)])
         return existing or self.create({"entry": value, "kind": kind})
 
-    def _purge(self):
-        """Remove what was logged from (or only to) these senders for their
-        user, and their New Senders entries."""
-        Interaction = self.env["crm.mail.interaction"].sudo()
-        Sender = self.env["crm.mail.new.sender"].sudo()
-        for blocked in self:
-            rule = Exclusions([blocked.entry])
-            needle = blocked.entry.lstrip("*.")
-            candidates = Interaction.search(
+    @api.model
+    def _logged_from(self, user, entry):
+        """The emails logged for ``user`` (a res.users) from (or only to)
+        ``entry`` (a normalized blocklist entry): what blocking it removes."""
+        rule = Exclusions([entry])
+        needle = entry.lstrip("*.")
+        candidates = (
+            self.env["crm.mail.interaction"]
+            .sudo()
+            .search(
                 [
-                    ("owner_id", "=", blocked.user_id.id),
+                    ("owner_id", "=", user.id),
                     "|",
                     "|",
                     ("sender", "ilike", needle),
@@ -525,7 +526,17 @@ class CrmMailBlockedSender(models.Model):
                     ("cc", "ilike", needle),
                 ]
             )
-            doomed = candidates.filtered(lambda i, rule=rule: _blocked_interaction(i, rule))
+        )
+        return candidates.filtered(lambda i: _blocked_interaction(i, rule))
+
+    def _purge(self):
+        """Remove what was logged from (or only to) these senders for their
+        user, and their New Senders entries."""
+        Sender = self.env["crm.mail.new.sender"].sudo()
+        for blocked in self:
+            rule = Exclusions([blocked.entry])
+            needle = blocked.entry.lstrip("*.")
+            doomed = self._logged_from(blocked.user_id, blocked.entry)
             doomed.mail_message_ids.sudo().unlink()
             doomed.unlink()
             Sender.search([("user_id", "=", blocked.user_id.id), ("email", "ilike", needle)]).filtered(

@@ -1,5 +1,6 @@
 from . import test_attack_surface as test_attack_surface
 from . import test_autoconfig_wizard as test_autoconfig_wizard
+from . import test_chatter_block as test_chatter_block
 from . import test_chatter_display as test_chatter_display
 from . import test_chatter_tours as test_chatter_tours
 from . import test_company_logging as test_company_logging

@@ -9,6 +9,17 @@ from odoo.addons.crm_mail_sync.mailsync.imap_sync import HeaderRecord, SyncState
 
 _counter = itertools.count(1)
 
+# The header block of a newsletter (RFC 2369 List-Unsubscribe, RFC 2919 List-Id, Precedence: bulk).
+NEWSLETTER_HEADERS = (
+    "List-Unsubscribe: <https://news.example/unsubscribe?u=1>\r\nList-Id: <weekly.news.example>\r\n"
+    "Precedence: bulk\r\n"
+)
+
+
+def with_headers(raw, extra):
+    """``raw`` with more header lines (``extra``: CRLF-terminated lines)."""
+    return extra.encode() + raw
+
 
 def raw_email(
     sender,

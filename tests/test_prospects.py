@@ -11,19 +11,9 @@ from odoo.tools.safe_eval import safe_eval
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
 
 from .common import InteractionCase, MailSyncCase, Transactions
-from .mail_samples import raw_email
-
-NEWSLETTER_HEADERS = (
-    "List-Unsubscribe: <https://news.example/unsubscribe?u=1>\r\nList-Id: <weekly.news.example>\r\n"
-    "Precedence: bulk\r\n"
-)
+from .mail_samples import NEWSLETTER_HEADERS, raw_email, with_headers
 
 AUTO_REPLIED = "Auto-Submitted: auto-replied\r\n"
-
-
-def with_headers(raw, extra):
-    """``raw`` with more header lines (``extra``: CRLF-terminated lines)."""
-    return extra.encode() + raw
 
 
 class ProspectsCase(InteractionCase):

@@ -1,9 +1,9 @@
-from odoo.tests import tagged
+from odoo.tests import HttpCase, tagged
 
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
 
-from .common import FrenchSalespersonCase
-from .mail_samples import MemoryBatch, raw_email
+from .common import TOUR_TAG, FrenchSalespersonCase, InteractionCase, MailSyncCase, Transactions
+from .mail_samples import NEWSLETTER_HEADERS, MemoryBatch, raw_email, with_headers
 
 
 @tagged("post_install", "-at_install")
@@ -45,3 +45,59 @@ class TestNewSenderTour(FrenchSalespersonCase):
         self.assertEqual(lead.partner_id.email, "nina@newco.example")
         self.assertEqual(lead.user_id, self.salesman)
         self.assertFalse(self.env["crm.mail.new.sender"].sudo().search([]))
+
+
+@tagged("post_install", "-at_install", TOUR_TAG)
+class TestNewsletterTour(HttpCase, MailSyncCase):
+    """A real sync of a real mailbox, then the salesperson looks in Chromium."""
+
+    def test_a_newsletter_never_appears(self):
+        self.env.company.email = "info@example.com"
+        customer = self.env["res.partner"].create({"name": "Bea Buyer", "email": "bea@customer.example"})
+        box = self.Account.create(self.imap_values(user_id=self.salesman.id))
+        box.sudo().state = "connected"
+        self.dovecot.clear(ALICE[0])
+        for raw in (
+            with_headers(
+                raw_email("Bea Buyer <bea@customer.example>", ALICE[0], subject="Weekly deals: 20% off chairs"),
+                NEWSLETTER_HEADERS,
+            ),
+            raw_email(
+                "Bea Buyer <bea@customer.example>",
+                ALICE[0],
+                subject="Delivery date",
+                body="Hello,\n\nCould you confirm the delivery date of our order?\n",
+            ),
+            with_headers(
+                raw_email("news@weekly.example", ALICE[0], subject="This week in furniture"), NEWSLETTER_HEADERS
+            ),
+            raw_email("Nina Newco <nina@newco.example>", ALICE[0], subject="Quote for 40 desks"),
+        ):
+            self.dovecot.append(ALICE[0], "INBOX", raw)
+        Transactions.patch(self)
+        self.Account._cron_sync()
+        logged = self.env["crm.mail.interaction"].sudo().search([])
+        self.assertEqual(logged.mapped("subject"), ["Delivery date"])
+        self.assertEqual(logged.partner_ids, customer)
+
+        self.start_tour(f"/odoo/contacts/{customer.id}", "crm_mail_sync_newsletter_contact", login="sam")
+        self.start_tour(
+            "/odoo/action-crm_mail_sync.crm_mail_new_sender_action", "crm_mail_sync_newsletter_new_senders", login="sam"
+        )
+
+
+@tagged("post_install", "-at_install", TOUR_TAG)
+class TestBlockSenderTour(HttpCase, InteractionCase):
+    def test_blocking_a_sender_from_the_chatter_removes_their_mail_from_the_contact(self):
+        offer, _fetched = self.ingest(
+            self.sam_box, raw_email("Bea Buyer <bea@customer.example>", self.sam.email, subject="Special offer")
+        )
+        private, _fetched = self.ingest(
+            self.sam_box, raw_email("Bea <bea.private@gmail.com>", self.sam.email, subject="From home")
+        )
+        self.start_tour(f"/odoo/contacts/{self.customer.id}", "crm_mail_sync_block_sender", login="sam")
+        self.assertFalse(offer.exists())
+        self.assertTrue(private.exists())
+        blocked = self.env["crm.mail.blocked.sender"].sudo().search([])
+        self.assertEqual((blocked.user_id, blocked.entry, blocked.kind), (self.sam, "bea@customer.example", "address"))
+        self.assertFalse(self.chatter(self.customer, self.sam).filtered(lambda m: m.subject == "Special offer"))

@@ -1,5 +1,6 @@
 import { Message } from "@mail/core/common/message";
 
+import { ConfirmationDialog } from "@web/core/confirmation_dialog/confirmation_dialog";
 import { patch } from "@web/core/utils/patch";
 
 patch(Message.prototype, {
@@ -44,5 +45,35 @@ patch(Message.prototype, {
         );
         this.message.update({ body: ["markup", body] });
         this.message.crmMailImagesShown = true;
+    },
+
+    /**
+     * Block Sender / Block Domain, for the owner of the mailbox the email came
+     * from: once confirmed, the server blocks it and removes what was logged
+     * from it for this user; their chatter entries leave the store here.
+     *
+     * @param {"address"|"domain"} kind
+     */
+    onClickCrmMailBlock(kind) {
+        const crmMail = this.crmMailSync;
+        this.dialog.add(ConfirmationDialog, {
+            title: crmMail.labels.block_title,
+            body: kind === "domain" ? crmMail.block.confirm_domain : crmMail.block.confirm_address,
+            confirmLabel: kind === "domain" ? crmMail.labels.block_domain : crmMail.labels.block_sender,
+            confirmClass: "btn-danger",
+            confirm: async () => {
+                const result = await this.env.services.orm.call(
+                    "crm.mail.interaction",
+                    "crm_mail_block_sender",
+                    [[crmMail.interaction_id]],
+                    { kind }
+                );
+                for (const messageId of result.message_ids) {
+                    this.store["mail.message"].get(messageId)?.delete();
+                }
+                this.env.services.notification.add(result.message, { type: "success" });
+            },
+            cancel: () => {},
+        });
     },
 });
