@@ -5,6 +5,8 @@ from unittest.mock import patch
 from odoo import fields
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import HttpCase, tagged
+from odoo.tests.common import JsonRpcException
+from odoo.tools import mute_logger
 
 from odoo.addons.crm_mail_sync.mailsync.testing import BOB
 from odoo.addons.crm_mail_sync.mailsync.testing.dns_server import DnsServer
@@ -243,7 +245,7 @@ class TestEwsPasswordBoundary(HttpCase, EwsCase):
 
         self.authenticate("cleo", "cleo")
         for names in (["ews_password_secret"], ["ews_password", "ews_username"]):
-            with self.assertRaises(Exception) as caught:
+            with mute_logger("odoo.http"), self.assertRaises(JsonRpcException) as caught:
                 self.make_jsonrpc_request(
                     "/web/dataset/call_kw/crm.mail.account/read",
                     {"model": "crm.mail.account", "method": "read", "args": [box.ids, names], "kwargs": {}},
