@@ -264,7 +264,7 @@ class TrustedCaAdapter(requests.adapters.HTTPAdapter):
         return _bundle(verify if isinstance(verify, str) else requests.utils.DEFAULT_CA_BUNDLE_PATH, cafile)
 
     def cert_verify(self, conn, url, verify, cert):
-        super().cert_verify(conn, url, self._verify_for(url, verify), cert)
+        return super().cert_verify(conn, url, self._verify_for(url, verify), cert)
 
     def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):  # requests >= 2.32
         return super().get_connection_with_tls_context(

@@ -501,9 +501,9 @@ def _handler_class(owner):
             pass
 
         def setup(self):
-            super().setup()
             self.ntlm = None
             self.user = None  # the connection's NTLM-authenticated user
+            return super().setup()
 
         def _send(self, status, body, content_type="text/xml; charset=utf-8", headers=()):
             with contextlib.suppress(BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
