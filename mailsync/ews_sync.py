@@ -379,8 +379,10 @@ def connect(settings):
     if auth_type is None:
         raise errors.make(ProtocolError, None, f"unknown authentication type {settings.auth_type!r}")
     credentials = Credentials(settings.username, settings.password)
-    if settings.cafile and settings.ews_url:
-        trust_ca(settings.ews_url, settings.cafile)
+    if settings.cafile:
+        domain = settings.email.rpartition("@")[2]
+        for url in (settings.ews_url,) if settings.ews_url else (f"https://{domain}", f"https://autodiscover.{domain}"):
+            trust_ca(url, settings.cafile)
     config = Configuration(
         service_endpoint=settings.ews_url or None,
         credentials=credentials,
@@ -393,9 +395,12 @@ def connect(settings):
     try:
         if settings.ews_url:
             return Account(settings.email, config=config, autodiscover=False, access_type=DELEGATE)
-        return Account(settings.email, config=config, autodiscover=True, access_type=DELEGATE)
+        account = Account(settings.email, config=config, autodiscover=True, access_type=DELEGATE)
     except Exception as exc:  # noqa: BLE001 - everything exchangelib raises becomes a typed error
         raise errors.convert(exc) from None
+    if settings.cafile:  # the company CA signs the server Autodiscover named as well
+        trust_ca(account.protocol.service_endpoint, settings.cafile)
+    return account
 
 
 def _forget_stale_protocol(config):

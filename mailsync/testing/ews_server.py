@@ -24,9 +24,10 @@ Every answer follows the shape of Microsoft's documented examples:
 - ``ErrorAccessDenied`` and ``ErrorNonExistentMailbox`` response messages
   (ResponseClass "Error"):
   https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/responsecode
-- POX Autodiscover (``/autodiscover/autodiscover.xml``, the ``EXPR``
-  protocol's ``EwsUrl``):
-  https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/pox-autodiscover-response-for-exchange
+- SOAP Autodiscover (``/autodiscover/autodiscover.svc``, what exchangelib 5
+  asks: ``GetUserSettings``, whose ``ExternalEwsUrl`` is the EWS endpoint);
+  started on port 443 (``start(port=443)``), the only port Autodiscover asks:
+  https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/getusersettings-operation-soap
 
     with EwsServer(users={"CORP\\\\alice": ("pw", "alice@example.com")}) as server:
         server.mail.add("alice@example.com", "inbox", raw_bytes)
@@ -57,7 +58,8 @@ MNS = "http://schemas.microsoft.com/exchange/services/2006/messages"
 TNS = "http://schemas.microsoft.com/exchange/services/2006/types"
 ENS = "http://schemas.microsoft.com/exchange/services/2006/errors"
 EWS_PATH = "/EWS/Exchange.asmx"
-AUTODISCOVER_PATH = "/autodiscover/autodiscover.xml"
+AUTODISCOVER_PATH = "/autodiscover/autodiscover.svc"
+ANS = "http://schemas.microsoft.com/exchange/2010/Autodiscover"
 # Exchange Server 2016 CU23 (what ServerVersionInfo says).
 VERSION_INFO = (
     '<h:ServerVersionInfo MajorVersion="15" MinorVersion="1" MajorBuildNumber="2507" MinorBuildNumber="6" '
@@ -342,35 +344,52 @@ class EwsServer:
             )
         return _wrap("GetItemResponse", "".join(messages))
 
-    # -- POX Autodiscover ---------------------------------------------------
-    def autodiscover(self, body):
-        """The POX Autodiscover answer for the address in ``body`` (bytes)."""
+    # -- SOAP Autodiscover (exchangelib's) ------------------------------------
+    def get_user_settings(self, user, body):
+        """The SOAP Autodiscover ``GetUserSettings`` answer (bytes) for the
+        mailbox in ``body``: its EWS URL (``ExternalEwsUrl``), primary
+        address, CAS version and supported schemas; ``InvalidUser`` for an
+        address the server does not know."""
         try:
             root = etree.fromstring(body, parser=_PARSER)  # noqa: S320 - no entities, no network
-            address = (root.findtext(".//{*}EMailAddress") or "").strip().lower()
+            address = (root.findtext(f".//{{{ANS}}}Mailbox") or "").strip().lower()
         except etree.XMLSyntaxError:
             address = ""
-        self.autodiscover_requests.append(address)
+        self.autodiscover_requests.append((user, address))
         known = {a for _p, a in self.users.values()}
-        if address not in known:
-            return (
-                b'<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/'
-                b'autodiscover/responseschema/2006"><Response><Error Time="10:00:00.0000000" Id="2477272013">'
-                b"<ErrorCode>500</ErrorCode><Message>The email address can't be found.</Message><DebugData />"
-                b"</Error></Response></Autodiscover>"
+        if address in known:
+            settings = {
+                "AutoDiscoverSMTPAddress": address,
+                "ExternalEwsUrl": self.ews_url,
+                "InternalEwsUrl": self.ews_url,
+                "CasVersion": "15.01.2507.006",
+                "EwsSupportedSchemas": "Exchange2007, Exchange2007_SP1, Exchange2010, Exchange2010_SP1, "
+                "Exchange2010_SP2, Exchange2013, Exchange2013_SP1, Exchange2016",
+            }
+            user_response = (
+                "<ErrorCode>NoError</ErrorCode><ErrorMessage>No error.</ErrorMessage>"
+                '<RedirectTarget i:nil="true" /><UserSettingErrors /><UserSettings>'
+                + "".join(
+                    f'<UserSetting i:type="StringSetting"><Name>{name}</Name>'
+                    f"<Value>{escape(value)}</Value></UserSetting>"
+                    for name, value in settings.items()
+                )
+                + "</UserSettings>"
+            )
+        else:
+            user_response = (
+                "<ErrorCode>InvalidUser</ErrorCode><ErrorMessage>Invalid user.</ErrorMessage>"
+                '<RedirectTarget i:nil="true" /><UserSettingErrors /><UserSettings />'
             )
         return (
-            '<?xml version="1.0" encoding="utf-8"?>'
-            '<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">'
-            '<Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a">'
-            f"<User><DisplayName>{escape(address)}</DisplayName><AutoDiscoverSMTPAddress>{escape(address)}"
-            "</AutoDiscoverSMTPAddress></User>"
-            "<Account><AccountType>email</AccountType><Action>settings</Action>"
-            "<Protocol><Type>EXCH</Type><Server>localhost</Server>"
-            f"<ASUrl>{escape(self.ews_url)}</ASUrl><EwsUrl>{escape(self.ews_url)}</EwsUrl></Protocol>"
-            "<Protocol><Type>EXPR</Type><Server>localhost</Server><SSL>On</SSL><AuthPackage>Ntlm</AuthPackage>"
-            f"<ASUrl>{escape(self.ews_url)}</ASUrl><EwsUrl>{escape(self.ews_url)}</EwsUrl></Protocol>"
-            "</Account></Response></Autodiscover>"
+            f'<s:Envelope xmlns:s="{SOAP}" xmlns:a="http://www.w3.org/2005/08/addressing"><s:Header>'
+            '<a:Action s:mustUnderstand="1">http://schemas.microsoft.com/exchange/2010/Autodiscover/Autodiscover/'
+            "GetUserSettingsResponse</a:Action></s:Header><s:Body>"
+            f'<GetUserSettingsResponseMessage xmlns="{ANS}">'
+            '<Response xmlns:i="http://www.w3.org/2001/XMLSchema-instance">'
+            "<ErrorCode>NoError</ErrorCode><ErrorMessage />"
+            f"<UserResponses><UserResponse>{user_response}</UserResponse></UserResponses>"
+            "</Response></GetUserSettingsResponseMessage></s:Body></s:Envelope>"
         ).encode()
 
 
@@ -566,14 +585,14 @@ def _handler_class(owner):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             path = self.path.split("?", 1)[0].lower()
-            if path == AUTODISCOVER_PATH:
-                self._send(200, owner.autodiscover(body))
-                return
-            if path != EWS_PATH.lower():
+            if path not in (EWS_PATH.lower(), AUTODISCOVER_PATH):
                 self._send(404, b"not found", "text/plain")
                 return
             user = self._authenticate()
             if user is None:
+                return
+            if path == AUTODISCOVER_PATH:
+                self._send(200, owner.get_user_settings(user, body))
                 return
             status, answer = owner.answer(user, body)
             self._send(status, answer)

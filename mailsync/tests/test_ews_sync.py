@@ -16,6 +16,7 @@ from mailsync import errors, ews_sync
 from mailsync.imap_sync import FolderState, SyncState
 from mailsync.message import parse_headers
 from mailsync.testing import ALICE, BOB
+from mailsync.testing.dns_server import DnsServer
 from mailsync.testing.ews_server import EwsServer
 
 NOW = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
@@ -238,3 +239,52 @@ def test_settings_hide_the_password():
     config = ews_sync.EwsSettings(email=ALICE[0], username=ALICE_LOGIN, password="s3cret", ews_url="https://x/EWS")
     assert "s3cret" not in repr(config)
     assert (config.host, config.port) == ("x", 443)
+
+
+@pytest.fixture
+def autodiscover_dns(monkeypatch):
+    """exchangelib's Autodiscover asks DNS whether a host exists before it
+    connects: its resolver (``Autodiscovery.DNS_RESOLVER_ATTRS``) asks the
+    local DNS server, where ``localhost`` is 127.0.0.1 and nothing else exists."""
+    from exchangelib.autodiscover import Autodiscovery
+
+    with DnsServer({"localhost": {"A": ["127.0.0.1"]}}) as dns:
+        attrs = {**Autodiscovery.DNS_RESOLVER_ATTRS, "nameservers": [dns.host], "port": dns.port}
+        monkeypatch.setattr(Autodiscovery, "DNS_RESOLVER_ATTRS", attrs)
+        yield dns
+
+
+@pytest.fixture
+def exchange_443():
+    """The EWS endpoint on 127.0.0.1:443, the only port exchangelib's Autodiscover asks."""
+    server = EwsServer(users={"CORP\\ann": ("ann-Pa55", "ann@localhost")})
+    try:
+        server.start(port=443)
+    except OSError as error:
+        pytest.skip(f"port 443 of 127.0.0.1 cannot be opened here ({error})")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_autodiscover_finds_the_ews_url_from_the_address(exchange_443, autodiscover_dns):
+    exchange_443.mail.add("ann@localhost", "inbox", raw_email(1, to="ann@localhost"))
+    config = ews_sync.EwsSettings(
+        email="ann@localhost", username="CORP\\ann", password="ann-Pa55", cafile=exchange_443.certs.ca_file
+    )
+    with ews_sync.EwsMailboxSync(config, since=SINCE) as sync:
+        assert sync.check()
+        assert sync.account.protocol.service_endpoint == exchange_443.ews_url
+        assert subjects([(b.folder, b.records, b.state) for b in sync.batches()]) == ["Order 1"]
+    assert exchange_443.autodiscover_requests[-1] == ("corp\\ann", "ann@localhost")
+
+
+def test_autodiscover_that_finds_nothing_says_to_enter_the_url(autodiscover_dns):
+    config = ews_sync.EwsSettings(email="nobody@nowhere.example", username="CORP\\x", password="x", timeout=5)
+    started = time.monotonic()
+    with pytest.raises(ews_sync.EwsAutodiscoverFailed) as caught:
+        check(config)
+    assert time.monotonic() - started < 30
+    assert caught.value.code == "ews_autodiscover"
+    assert "EWS URL" in caught.value.hint
