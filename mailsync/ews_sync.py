@@ -96,7 +96,7 @@ PROTOCOL = "EWS"
 FOLDERS = (("inbox", INBOX), ("sentitems", SENT))
 DEFAULT_PAGE_SIZE = 200
 MAX_PAGE_SIZE = 512  # SyncFolderItems returns at most 512 changes per request
-MIME_PER_REQUEST = 10  # MIME contents per GetItem (each may be large)
+MIME_PER_REQUEST = 25  # MIME contents per GetItem: the sync core's chunk of bodies (itself bounded in bytes)
 HEADER_FIELDS = (
     "message_id",
     "author",

@@ -515,6 +515,7 @@ def _message_xml(item, wanted):
 def _handler_class(owner):
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # NTLM authenticates a kept-alive connection
+        disable_nagle_algorithm = True  # headers and body leave at once (no delayed-ACK stall)
 
         def log_message(self, *args):
             pass

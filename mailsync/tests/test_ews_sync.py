@@ -138,16 +138,16 @@ def test_an_imap_state_reads_as_a_first_sync(exchange):
 
 
 def test_mime_content_of_the_matched_items_only_in_chunks(exchange):
-    for number in range(23):
+    for number in range(60):
         exchange.mail.add(ALICE[0], "inbox", raw_email(number))
-    with ews_sync.EwsMailboxSync(settings(exchange), since=SINCE, batch_size=50) as sync:
+    with ews_sync.EwsMailboxSync(settings(exchange), since=SINCE, batch_size=100) as sync:
         batch = next(sync.batches())
-        wanted = [record.uid for record in batch.records[::2]]  # 12 matched messages
+        wanted = [record.uid for record in batch.records[::2]]  # 30 matched messages
         exchange.calls.clear()
         bodies = batch.fetch_bodies(wanted)
     assert sorted(bodies) == sorted(wanted)
     assert sorted(exchange.mail.mime_ids) == sorted(wanted), "no other message was downloaded"
-    assert exchange.operations() == ["GetItem", "GetItem"], "10 MIME contents per GetItem"
+    assert exchange.operations() == ["GetItem", "GetItem"], "25 MIME contents per GetItem"
     assert b"Hello, this is order 0." in bodies[wanted[0]]
 
 
