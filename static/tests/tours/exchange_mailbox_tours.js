@@ -36,7 +36,7 @@ registry.category("web_tour.tours").add("crm_mail_sync_exchange_server_wizard", 
     steps: () => [
         ...openTheWizard(),
         {
-            trigger: ".modal div[name=email] input",
+            trigger: ".modal .o_crm_mail_setup_wizard div[name=email] input",
             run: "edit sam@onprem.example",
         },
         {
@@ -46,22 +46,22 @@ registry.category("web_tour.tours").add("crm_mail_sync_exchange_server_wizard", 
         },
         {
             content: "Autodiscover found an Exchange server",
-            trigger: ".modal div[name=detection_note]:contains(Microsoft Exchange)",
+            trigger: ".modal .o_crm_mail_setup_wizard div[name=detection_note]:contains(Microsoft Exchange)",
         },
         {
             content: "Exchange Server (on-premises) is chosen",
-            trigger: ".modal div[name=server_kind] input[data-value=ews]:checked",
+            trigger: ".modal .o_crm_mail_setup_wizard div[name=server_kind] input[data-value=ews]:checked",
         },
         {
             content: "The EWS URL is asked, not the IMAP servers",
-            trigger: ".modal:has(div[name=ews_url] input):not(:has(div[name=imap_host]))",
+            trigger: ".modal .o_crm_mail_setup_wizard:has(div[name=ews_url] input):not(:has(div[name=imap_host]))",
         },
         {
-            trigger: ".modal div[name=imap_login] input",
+            trigger: ".modal .o_crm_mail_setup_wizard div[name=imap_login] input",
             run: "edit CORP\\sam",
         },
         {
-            trigger: ".modal div[name=password]:visible input",
+            trigger: ".modal .o_crm_mail_setup_wizard div[name=password]:visible input",
             run: "edit not-the-password",
         },
         {
@@ -71,10 +71,10 @@ registry.category("web_tour.tours").add("crm_mail_sync_exchange_server_wizard", 
         },
         {
             content: "Refused, with what to do",
-            trigger: ".modal div[name=imap_result]:contains(rejected the user name or password)",
+            trigger: ".modal .o_crm_mail_setup_wizard div[name=imap_result]:contains(rejected the user name or password)",
         },
         {
-            trigger: ".modal div[name=password]:visible input",
+            trigger: ".modal .o_crm_mail_setup_wizard div[name=password]:visible input",
             run: "edit sam-Pa55word",
         },
         {
@@ -83,7 +83,7 @@ registry.category("web_tour.tours").add("crm_mail_sync_exchange_server_wizard", 
         },
         {
             content: "Accepted: choose who sees my email",
-            trigger: ".modal div[name=sharing] label:contains(My sales team)",
+            trigger: ".modal .o_crm_mail_setup_wizard div[name=sharing] label:contains(My sales team)",
             run: "click",
         },
         {
@@ -112,12 +112,12 @@ registry.category("web_tour.tours").add("crm_mail_sync_graph_company_wizard", {
     steps: () => [
         ...openTheWizard(),
         {
-            trigger: ".modal div[name=email] input",
+            trigger: ".modal .o_crm_mail_setup_wizard div[name=email] input",
             run: "edit sales@contoso.onmicrosoft.com",
         },
         {
             content: "A mailbox of the company",
-            trigger: ".modal div[name=company_wide] input",
+            trigger: ".modal .o_crm_mail_setup_wizard div[name=company_wide] input",
             run: "click",
         },
         {
@@ -126,11 +126,11 @@ registry.category("web_tour.tours").add("crm_mail_sync_graph_company_wizard", {
         },
         {
             content: "Microsoft 365 is recognised",
-            trigger: ".modal div[name=detection_note]:contains(Microsoft 365)",
+            trigger: ".modal .o_crm_mail_setup_wizard div[name=detection_note]:contains(Microsoft 365)",
         },
         {
             content: "Microsoft Graph is recommended",
-            trigger: ".modal div[name=read_through] input[data-value=graph]:checked",
+            trigger: ".modal .o_crm_mail_setup_wizard div[name=read_through] input[data-value=graph]:checked",
         },
         {
             content: "Connect with the app registration",
