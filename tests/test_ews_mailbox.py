@@ -220,6 +220,31 @@ class TestEwsMailbox(EwsCase):
         self.assertIn("denied access", box.last_error)
         self.assertEqual(box.sync_failures, 1)
 
+    def test_retry_reads_a_skipped_message_again_by_its_item_id(self):
+        box = self.Account.with_user(self.salesman).create(self.ews_values())
+        box.sudo().state = "connected"
+        self.deliver(raw_email("bea@customer.example", SAM, subject="Before"))
+        self.deliver(raw_email("bea@customer.example", SAM, subject="Poison", message_id="<poison@x>"))
+        Interaction = type(self.env["crm.mail.interaction"])
+        original_log = Interaction._log
+
+        def refusing_log(model, account, items, **kwargs):
+            if any(content.headers.subject == "Poison" for content, _partners, _leads in items):
+                raise ValueError("A string literal cannot contain NUL (0x00) characters.")
+            return original_log(model, account, items, **kwargs)
+
+        with patch.object(Interaction, "_log", refusing_log):
+            self.Account._cron_sync()
+        skipped = box.skipped_message_ids
+        self.assertEqual((skipped.subject, skipped.folder, skipped.uidvalidity), ("Poison", "inbox", "1"))
+        item_id = skipped.uid
+        self.exchange.mail.mime_ids.clear()
+        result = skipped.with_user(self.salesman).action_retry()
+        self.assertEqual(result["params"]["type"], "success")
+        self.assertEqual(self.exchange.mail.mime_ids, [item_id], "read again by its EWS item id")
+        self.assertFalse(skipped.exists())
+        self.assertEqual(sorted(self.logged(box).mapped("subject")), ["Before", "Poison"])
+
     def test_changing_the_ews_url_forgets_the_password(self):
         box = self.Account.with_user(self.salesman).create(self.ews_values())
         self.assertTrue(box.ews_password_set)
