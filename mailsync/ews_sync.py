@@ -183,7 +183,7 @@ class EwsCertificateError(TlsError):
         None: (
             "the Exchange server's certificate is not trusted or does not match its name",
             "Use the server name of its certificate in the EWS URL; if the company signs its own "
-            "certificates, the Odoo administrator adds the company's CA to the server's trusted certificates.",
+            "certificates, an administrator adds the company's CA to the trusted certificates.",
         )
     }
 

@@ -16,7 +16,7 @@ EWS_CONNECTION_FIELDS = ("ews_url", "ews_auth_type")
 EWS_PORT = 443  # EWS is HTTPS: failures there are explained in detail, as on the usual mail ports
 
 
-class CrmMailAccount(models.Model):
+class CrmMailAccountEws(models.Model):
     """Mailboxes of an Exchange Server on premises, read through Exchange Web
     Services (exchangelib): ``kind`` "ews".
 

@@ -10,7 +10,7 @@ from ..mailsync.addresses import domain_of
 from ..models.crm_mail_account_ews import EWS_AUTH_SELECTION, EWS_PORT, check_ews_url, ews_failure_message
 
 
-class CrmMailSetupWizard(models.TransientModel):
+class CrmMailSetupWizardEws(models.TransientModel):
     """An "Exchange Server (on-premises)" choice: the mailbox is read through
     Exchange Web Services with the EWS URL (found by Autodiscover during the
     detection, typed, or left empty for exchangelib's own Autodiscover), the
