@@ -6,9 +6,9 @@ from odoo.exceptions import UserError, ValidationError
 
 from ..mailsync import errors as engine_errors
 from ..mailsync import ews_sync
+from ..tools import mail_network_policy
+from ..tools.messages import describe
 from . import crm_mail_account_sync as sync_core
-from . import mail_network_policy
-from .mail_error_messages import describe
 
 EWS_AUTH_SELECTION = [("ntlm", "NTLM (Windows)"), ("basic", "Basic")]
 # Changing any of these sends the stored password somewhere else (or otherwise): it is cleared.

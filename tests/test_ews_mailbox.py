@@ -9,87 +9,16 @@ from odoo.tests.common import JsonRpcException
 from odoo.tools import mute_logger
 
 from odoo.addons.crm_mail_sync.mailsync.testing import BOB
-from odoo.addons.crm_mail_sync.mailsync.testing.dns_server import DnsServer
-from odoo.addons.crm_mail_sync.mailsync.testing.ews_server import EwsServer
-from odoo.addons.crm_mail_sync.mailsync.testing.http_server import HttpServer, Reply
 
-from .common import Killed, MailSyncCase, Transactions
+from .common import EWS_CLEO_LOGIN, EWS_SAM, EwsCase, Killed, Transactions, load_language
 from .mail_samples import raw_email
 
-SAM = "sam@onprem.example"
-SAM_LOGIN, SAM_PASSWORD = "CORP\\sam", "sam-Pa55word"
-CLEO_LOGIN = "CORP\\cleo"
+SAM, SAM_LOGIN, SAM_PASSWORD = EWS_SAM
+CLEO_LOGIN = EWS_CLEO_LOGIN
 
 
-class EwsCase(MailSyncCase):
-    """A local Exchange server (EWS over HTTPS, NTLM and Basic) answering as
-    Microsoft's documentation shows, the domain onprem.example whose
-    Autodiscover (v2, local HTTPS and DNS servers) names it, a customer with
-    an opportunity."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.exchange = cls.enterClassContext(
-            EwsServer(users={SAM_LOGIN: (SAM_PASSWORD, SAM), CLEO_LOGIN: (BOB[1], BOB[0])})
-        )
-        cls.allow_ports(cls.exchange.port)
-        autodiscover = cls.enterClassContext(
-            HttpServer(
-                {
-                    ("autodiscover.onprem.example", f"/autodiscover/autodiscover.json/v1.0/{SAM}"): Reply(
-                        200, json.dumps({"Protocol": "EWS", "Url": cls.exchange.ews_url}).encode(), "application/json"
-                    ),
-                },
-                hostnames=["autodiscover.onprem.example"],
-            )
-        )
-        dns = cls.enterClassContext(
-            DnsServer(
-                {
-                    "onprem.example": {"MX": ["10 mail.onprem.example."]},
-                    "autodiscover.onprem.example": {"A": ["127.0.0.1"]},
-                }
-            )
-        )
-        port = autodiscover.port
-        params = cls.env["ir.config_parameter"].sudo()
-        params.set_param("crm_mail_sync.ews_cafile", cls.exchange.certs.ca_file)
-        params.set_param("crm_mail_sync.dns_nameserver", f"{dns.host}:{dns.port}")
-        params.set_param("crm_mail_sync.autoconfig_urls", f"https://127.0.0.1:{port}/none/{{domain}}")
-        params.set_param("crm_mail_sync.autoconfig_http_urls", "http://127.0.0.1:9/{domain}")
-        params.set_param("crm_mail_sync.autodiscover_url", f"https://127.0.0.1:{port}/none/{{email}}")
-        params.set_param(
-            "crm_mail_sync.autodiscover_domain_url",
-            f"https://autodiscover.{{domain}}:{port}/autodiscover/autodiscover.json/v1.0/{{email}}?Protocol=EWS",
-        )
-        params.set_param("crm_mail_sync.autoconfig_cafile", autodiscover.certs.ca_file)
-        cls.customer = cls.env["res.partner"].create({"name": "Bea Buyer", "email": "bea@customer.example"})
-        cls.opportunity = cls.env["crm.lead"].create(
-            {"name": "Chairs", "type": "opportunity", "partner_id": cls.customer.id}
-        )
-
-    def setUp(self):
-        super().setUp()
-        self.exchange.mail = type(self.exchange.mail)()
-        self.exchange.calls.clear()
-        self.exchange.grants.clear()
-
-    @classmethod
-    def ews_values(cls, address=SAM, login=SAM_LOGIN, password=SAM_PASSWORD, **values):
-        return {
-            "email": address,
-            "kind": "ews",
-            "imap_host": "localhost",
-            "imap_port": 443,
-            "imap_security": "ssl",
-            "imap_login": login,
-            "ews_url": cls.exchange.ews_url,
-            "ews_auth_type": "ntlm",
-            "ews_username": login,
-            "ews_password": password,
-            **values,
-        }
+class EwsHelpers:
+    """Delivering to the local Exchange server, reading what was logged."""
 
     def deliver(self, raw, folder="inbox", mailbox=SAM):
         return self.exchange.mail.add(mailbox, folder, raw)
@@ -108,7 +37,7 @@ class EwsCase(MailSyncCase):
 
 
 @tagged("post_install", "-at_install")
-class TestEwsMailbox(EwsCase):
+class TestEwsMailbox(EwsHelpers, EwsCase):
     """Exchange Server mailboxes read through EWS by exchangelib, unpatched,
     against the local EWS endpoint; set up through the wizard, synced by the cron."""
 
@@ -195,8 +124,7 @@ class TestEwsMailbox(EwsCase):
         self.assertIn("denied access to this mailbox", box.last_error)
         self.assertIn("full access", box.last_error)
         for lang, words in (("fr_FR", "accès complet"), ("es_ES", "acceso total")):
-            self.env["res.lang"]._activate_lang(lang)
-            self.env["ir.module.module"]._load_module_terms(["crm_mail_sync"], [lang])
+            load_language(self.env, lang, modules=("crm_mail_sync",))
             box.with_context(lang=lang).action_test_connection()
             self.assertIn(words, box.last_error, lang)
 
@@ -255,7 +183,7 @@ class TestEwsMailbox(EwsCase):
 
 
 @tagged("post_install", "-at_install")
-class TestEwsPasswordBoundary(HttpCase, EwsCase):
+class TestEwsPasswordBoundary(HttpCase, EwsHelpers, EwsCase):
     """A salesperson never reads another's EWS password, nor their own, over
     the ORM or JSON-RPC."""
 

@@ -2,16 +2,14 @@ import time
 
 from odoo.tests import HttpCase, tagged
 
-from odoo.addons.crm_mail_sync.mailsync.testing.oauth_server import OAuthServer
-
-from .common import MailSyncCase, Transactions
+from .common import EWS_SAM, TOUR_TAG, EwsCase, MailSyncCase, Transactions, use_local_microsoft
 from .mail_samples import raw_email
-from .test_ews_mailbox import SAM, EwsCase
 
 TENANT_BOX = "sales@contoso.onmicrosoft.com"
+SAM = EWS_SAM[0]
 
 
-@tagged("post_install", "-at_install")
+@tagged("post_install", "-at_install", TOUR_TAG)
 class TestExchangeServerWizardTour(HttpCase, EwsCase):
     """A salesperson connects their Exchange Server mailbox in the browser:
     the wizard proposes EWS from Autodiscover; the cron then logs its mail."""
@@ -31,7 +29,7 @@ class TestExchangeServerWizardTour(HttpCase, EwsCase):
         self.assertIn(logged, self.customer.message_ids.crm_mail_interaction_id)
 
 
-@tagged("post_install", "-at_install")
+@tagged("post_install", "-at_install", TOUR_TAG)
 class TestGraphCompanyWizardTour(HttpCase, MailSyncCase):
     """An administrator connects a company-wide Microsoft 365 mailbox through
     Microsoft Graph in the browser (the app registration's own Mail.Read,
@@ -41,18 +39,7 @@ class TestGraphCompanyWizardTour(HttpCase, MailSyncCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.microsoft = cls.enterClassContext(OAuthServer(clients={"app-id": "app-secret-value"}, users=[TENANT_BOX]))
-        params = cls.env["ir.config_parameter"]
-        params.set_param("crm_mail_sync.microsoft_authority_host", f"https://localhost:{cls.microsoft.port}")
-        params.set_param("crm_mail_sync.microsoft_authority_cafile", cls.microsoft.certs.ca_file)
-        params.set_param("crm_mail_sync.microsoft_graph_url", cls.microsoft.graph_url)
-        cls.env["res.config.settings"].create(
-            {
-                "crm_mail_sync_microsoft_tenant_id": cls.microsoft.tenant,
-                "crm_mail_sync_microsoft_client_id": "app-id",
-                "crm_mail_sync_microsoft_client_secret": "app-secret-value",
-            }
-        ).execute()
+        cls.microsoft = use_local_microsoft(cls, TENANT_BOX)
         cls.customer = cls.env["res.partner"].create({"name": "Bea Buyer", "email": "bea@customer.example"})
 
     def test_administrator_connects_a_company_mailbox_through_graph(self):

@@ -52,6 +52,7 @@ from xml.sax.saxutils import escape, quoteattr
 from lxml import etree
 
 from .certs import make_certificates
+from .local_server import ServerContext
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 MNS = "http://schemas.microsoft.com/exchange/services/2006/messages"
@@ -156,7 +157,7 @@ class EwsMail:
         return None
 
 
-class EwsServer:
+class EwsServer(ServerContext):
     """A running EWS endpoint (see the module's docstring).
 
     :param users: ``{user name: (password, primary address)}``: NTLM users
@@ -183,12 +184,6 @@ class EwsServer:
     @property
     def ews_url(self):
         return f"https://localhost:{self.port}{EWS_PATH}"
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
 
     def operations(self, name=None):
         return [operation for operation, _user in self.calls if name is None or operation == name]

@@ -1,5 +1,7 @@
 import { registry } from "@web/core/registry";
 
+import { openPreferences } from "@crm_mail_sync/../tests/tours/utils/steps";
+
 /**
  * Exchange mailboxes connected through the setup wizard, from the user's
  * preferences. The servers are the local EWS endpoint and the local
@@ -8,16 +10,7 @@ import { registry } from "@web/core/registry";
 
 function openTheWizard() {
     return [
-        {
-            content: "Open the user menu",
-            trigger: ".o_user_menu button",
-            run: "click",
-        },
-        {
-            content: "Open my preferences",
-            trigger: "[data-menu=preferences]",
-            run: "click",
-        },
+        ...openPreferences(),
         {
             content: "Connect my mailbox",
             trigger: ".modal button[name=action_connect_my_mailbox]",
