@@ -6,6 +6,8 @@ from . import test_chatter_tours as test_chatter_tours
 from . import test_company_logging as test_company_logging
 from . import test_create_opportunity as test_create_opportunity
 from . import test_encryption_keys as test_encryption_keys
+from . import test_ews_mailbox as test_ews_mailbox
+from . import test_exchange_tours as test_exchange_tours
 from . import test_google_sign_in as test_google_sign_in
 from . import test_graph_mailbox as test_graph_mailbox
 from . import test_graph_outgoing as test_graph_outgoing

@@ -7,6 +7,7 @@ Test tags (Odoo's ``--test-tags``), besides ``post_install``:
 from :class:`MailSyncCase` and :class:`FrenchSalespersonCase`),
 ``crm_mail_sync_tour`` on the classes that run browser tours."""
 
+import json
 import os
 from unittest.mock import patch
 
@@ -14,7 +15,10 @@ from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
 from odoo.addons.crm_mail_sync.mailsync import secrets
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE, BOB
+from odoo.addons.crm_mail_sync.mailsync.testing.dns_server import DnsServer
 from odoo.addons.crm_mail_sync.mailsync.testing.dovecot import DovecotServer
+from odoo.addons.crm_mail_sync.mailsync.testing.ews_server import EwsServer
+from odoo.addons.crm_mail_sync.mailsync.testing.http_server import HttpServer, Reply
 from odoo.addons.crm_mail_sync.mailsync.testing.oauth_server import OAuthServer
 from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
 
@@ -24,6 +28,9 @@ IMAP_TAG = "crm_mail_sync_imap"
 TOUR_TAG = "crm_mail_sync_tour"
 PDF = b"%PDF-1.4 quote " * 100
 MICROSOFT_APP = ("app-id", "app-secret-value")  # the app registration's client id and secret
+# The Exchange (EWS) mailbox of the tests: address, Windows login, password; a colleague's login.
+EWS_SAM = ("sam@onprem.example", "CORP\\sam", "sam-Pa55word")
+EWS_CLEO_LOGIN = "CORP\\cleo"
 
 
 def use_encryption_key(case_class, key=None):
@@ -137,6 +144,78 @@ class GraphSendingCase(MailSyncCase):
         super().setUp()
         self.microsoft.graph_sent.clear()
         self.microsoft.graph_app_permissions.add("Mail.Send")
+
+
+class EwsCase(MailSyncCase):
+    """A local Exchange server (EWS over HTTPS, NTLM and Basic) answering as
+    Microsoft's documentation shows (:attr:`exchange`, its mail and grants
+    cleared before each test), the domain onprem.example whose Autodiscover
+    (v2, local HTTPS and DNS servers) names it, a customer with an opportunity."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.exchange = cls.enterClassContext(
+            EwsServer(users={EWS_SAM[1]: (EWS_SAM[2], EWS_SAM[0]), EWS_CLEO_LOGIN: (BOB[1], BOB[0])})
+        )
+        cls.allow_ports(cls.exchange.port)
+        address = EWS_SAM[0]
+        autodiscover = cls.enterClassContext(
+            HttpServer(
+                {
+                    ("autodiscover.onprem.example", f"/autodiscover/autodiscover.json/v1.0/{address}"): Reply(
+                        200, json.dumps({"Protocol": "EWS", "Url": cls.exchange.ews_url}).encode(), "application/json"
+                    ),
+                },
+                hostnames=["autodiscover.onprem.example"],
+            )
+        )
+        dns = cls.enterClassContext(
+            DnsServer(
+                {
+                    "onprem.example": {"MX": ["10 mail.onprem.example."]},
+                    "autodiscover.onprem.example": {"A": ["127.0.0.1"]},
+                }
+            )
+        )
+        port = autodiscover.port
+        params = cls.env["ir.config_parameter"].sudo()
+        params.set_param("crm_mail_sync.ews_cafile", cls.exchange.certs.ca_file)
+        params.set_param("crm_mail_sync.dns_nameserver", f"{dns.host}:{dns.port}")
+        params.set_param("crm_mail_sync.autoconfig_urls", f"https://127.0.0.1:{port}/none/{{domain}}")
+        params.set_param("crm_mail_sync.autoconfig_http_urls", "http://127.0.0.1:9/{domain}")
+        params.set_param("crm_mail_sync.autodiscover_url", f"https://127.0.0.1:{port}/none/{{email}}")
+        params.set_param(
+            "crm_mail_sync.autodiscover_domain_url",
+            f"https://autodiscover.{{domain}}:{port}/autodiscover/autodiscover.json/v1.0/{{email}}?Protocol=EWS",
+        )
+        params.set_param("crm_mail_sync.autoconfig_cafile", autodiscover.certs.ca_file)
+        cls.customer = cls.env["res.partner"].create({"name": "Bea Buyer", "email": "bea@customer.example"})
+        cls.opportunity = cls.env["crm.lead"].create(
+            {"name": "Chairs", "type": "opportunity", "partner_id": cls.customer.id}
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.exchange.mail = type(self.exchange.mail)()
+        self.exchange.calls.clear()
+        self.exchange.grants.clear()
+
+    @classmethod
+    def ews_values(cls, address=EWS_SAM[0], login=EWS_SAM[1], password=EWS_SAM[2], **values):
+        return {
+            "email": address,
+            "kind": "ews",
+            "imap_host": "localhost",
+            "imap_port": 443,
+            "imap_security": "ssl",
+            "imap_login": login,
+            "ews_url": cls.exchange.ews_url,
+            "ews_auth_type": "ntlm",
+            "ews_username": login,
+            "ews_password": password,
+            **values,
+        }
 
 
 class InteractionCase(TransactionCase):

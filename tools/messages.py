@@ -170,6 +170,35 @@ MESSAGES = {
         "company-wide mailbox, an administrator checks the tenant ID, client ID and client secret in CRM "
         "settings."
     ),
+    # Exchange Server on premises through EWS (issue 15): %(server)s is the EWS host and port.
+    "ews_auth": _lt(
+        "The Exchange server %(server)s rejected the user name or password. Check the user name (DOMAIN\\user "
+        "or user@domain), the password, and the authentication type your Exchange administrator enabled (NTLM "
+        "or Basic)."
+    ),
+    "ews_access_denied": _lt(
+        "The Exchange server %(server)s signed the account in but denied access to this mailbox. Sign in with the "
+        "mailbox's own account, or ask your Exchange administrator to give this account full access to the "
+        "mailbox (or read permission on its Inbox and Sent Items)."
+    ),
+    "ews_mailbox": _lt(
+        "The Exchange server %(server)s has no mailbox at this address. Check the email address: it must be the "
+        "primary address of a mailbox on this server."
+    ),
+    "ews_autodiscover": _lt(
+        "Autodiscover found no Exchange server for this address. Enter the EWS URL (e.g. "
+        "https://mail.example.com/EWS/Exchange.asmx): your Exchange administrator, or Outlook's connection "
+        "status, gives it."
+    ),
+    "ews_certificate": _lt(
+        "The certificate of the Exchange server %(server)s is not trusted or does not match its name. Use the "
+        "server name of its certificate in the EWS URL; if your company signs its own certificates, an Odoo "
+        "administrator adds the company's CA (system parameter crm_mail_sync.ews_cafile)."
+    ),
+    "ews_throttled": _lt(
+        "The Exchange server %(server)s asked Odoo to slow down. Nothing is wrong with the settings: the sync "
+        "resumes where it stopped at its next run."
+    ),
 }
 
 # Sign in with Microsoft or Google (mailsync.errors.OAuthError): "oauth:<provider>:<reason>",
@@ -265,7 +294,15 @@ MORE_INFORMATION = _lt("More information: %(url)s")
 SOME_ADDRESS = _lt("this address")
 # The server's own words help the user except where they are the OS's (TLS,
 # network) or a plain wrong password (the message says it all).
-_NO_SERVER_TEXT = {"tls", "unreachable", "timeout", "auth_failed:None", "connection_lost"}
+_NO_SERVER_TEXT = {
+    "tls",
+    "unreachable",
+    "timeout",
+    "auth_failed:None",
+    "connection_lost",
+    "ews_auth",
+    "ews_certificate",
+}
 _MAX_SERVER_TEXT = 400
 
 

@@ -1,0 +1,194 @@
+import contextlib
+import urllib.parse
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..mailsync import errors as engine_errors
+from ..mailsync import ews_sync
+from ..tools import mail_network_policy
+from ..tools.messages import describe
+from . import crm_mail_account_sync as sync_core
+
+EWS_AUTH_SELECTION = [("ntlm", "NTLM (Windows)"), ("basic", "Basic")]
+# Changing any of these sends the stored password somewhere else (or otherwise): it is cleared.
+EWS_CONNECTION_FIELDS = ("ews_url", "ews_auth_type")
+EWS_PORT = 443  # EWS is HTTPS: failures there are explained in detail, as on the usual mail ports
+
+
+class CrmMailAccountEws(models.Model):
+    """Mailboxes of an Exchange Server on premises, read through Exchange Web
+    Services (exchangelib): ``kind`` "ews".
+
+    The EWS URL is the server's endpoint (``https://mail.example.com/EWS/
+    Exchange.asmx``); empty, exchangelib's Autodiscover finds it from the
+    address. The account signs in with NTLM (``DOMAIN\\user``) or Basic; its
+    password is encrypted like the others (``ews_password_secret``, readable
+    by administrators only, and only as ciphertext). A company CA that signs
+    the server's certificate is trusted through the system parameter
+    ``crm_mail_sync.ews_cafile`` (a PEM bundle on the Odoo server, added to
+    the system's CAs)."""
+
+    _inherit = "crm.mail.account"
+
+    kind = fields.Selection(
+        selection_add=[("ews", "Exchange Server (EWS)")],
+        ondelete={"ews": "set default"},
+    )
+    ews_url = fields.Char(
+        "EWS URL",
+        help="The Exchange Web Services address of your server, e.g. https://mail.example.com/EWS/Exchange.asmx. "
+        "Empty: found by Autodiscover from the email address.",
+    )
+    ews_auth_type = fields.Selection(
+        EWS_AUTH_SELECTION,
+        "EWS Authentication",
+        default="ntlm",
+        help="NTLM: Windows sign-in (user name as DOMAIN\\user). Basic: only where the Exchange administrator "
+        "enabled it, always over HTTPS.",
+    )
+    ews_username = fields.Char("EWS User Name", help="The Windows account of the mailbox: DOMAIN\\user or user@domain.")
+    ews_password = fields.Char(
+        "EWS Password",
+        compute="_compute_ews_password",
+        inverse="_inverse_ews_password",
+        copy=False,
+        help="Stored encrypted; never shown again once saved.",
+    )
+    ews_password_secret = fields.Char(copy=False, groups="base.group_system")
+    ews_password_set = fields.Boolean("EWS Password Saved", compute="_compute_ews_password_set")
+
+    def _compute_ews_password(self):
+        self.ews_password = False  # never read back
+
+    @api.depends("ews_password_secret")
+    def _compute_ews_password_set(self):
+        for account in self:
+            account.ews_password_set = bool(account.sudo().ews_password_secret)
+
+    def _inverse_ews_password(self):
+        for account in self:
+            if account.ews_password:
+                account._set_secret("ews_password", account.ews_password)
+
+    @api.constrains("kind", "ews_url")
+    def _check_ews_url(self):
+        for account in self.filtered(lambda a: a.kind == "ews" and a.ews_url):
+            check_ews_url(self.env, account.ews_url)
+
+    def write(self, vals):
+        moved = self.browse()
+        if not vals.get("ews_password") and any(name in vals for name in EWS_CONNECTION_FIELDS):
+            moved = self.filtered(
+                lambda account: account.ews_password_set
+                and any(
+                    account._fields[name].convert_to_cache(vals[name], account) != account[name]
+                    for name in EWS_CONNECTION_FIELDS
+                    if name in vals
+                )
+            )
+        result = super().write(vals)
+        if moved:
+            # The password was given for the old server (or sign-in method): never send it elsewhere.
+            moved.sudo().write({"ews_password_secret": False, "state": "draft", "last_error": False})
+        return result
+
+    # -- EWS access --------------------------------------------------------
+    def _ews_settings(self):
+        """:class:`mailsync.ews_sync.EwsSettings` of this mailbox.
+
+        :raises UserError: no password saved, or an EWS URL Odoo refuses
+        """
+        self.ensure_one()
+        password = self._get_secret("ews_password")
+        if not password:
+            raise UserError(
+                self.env._("Enter the password of %(email)s (EWS Password), then try again.", email=self.email)
+            )
+        if self.ews_url:
+            check_ews_url(self.env, self.ews_url)
+        params = self.env["ir.config_parameter"].sudo()
+        return ews_sync.EwsSettings(
+            email=self.email.strip(),
+            username=(self.ews_username or self.imap_login or self.email).strip(),
+            password=password,
+            auth_type=self.ews_auth_type or "ntlm",
+            ews_url=(self.ews_url or "").strip(),
+            cafile=params.get_param("crm_mail_sync.ews_cafile") or None,
+        )
+
+    # -- the sync's reader -------------------------------------------------
+    @contextlib.contextmanager
+    def _mail_reader(self, state):
+        """EWS's reader for an EWS mailbox (else super()'s); its folder state
+        (the SyncStates) is read from ``sync_state`` itself."""
+        if self.kind != "ews":
+            with super()._mail_reader(state) as reader:
+                yield reader
+            return
+        self.ensure_one()
+        ews_state = ews_sync.EwsSyncState.from_json(self.sudo().sync_state)
+        with ews_sync.EwsMailboxSync(
+            self._ews_settings(), ews_state, since=self.sync_since, batch_size=sync_core.BATCH_SIZE
+        ) as reader:
+            yield reader
+
+    def _fetch_again(self, wanted):
+        """*Retry* for an EWS mailbox: items read again by id (``uidvalidity`` "1")."""
+        if self.kind != "ews":
+            return super()._fetch_again(wanted)
+        self.ensure_one()
+        ids = [uid for uids in wanted.values() for uid in uids]
+        bodies = ews_sync.fetch_messages(self._ews_settings(), ids)
+        return {folder: ("1", {uid: bodies[uid] for uid in uids if uid in bodies}) for folder, uids in wanted.items()}
+
+    # -- Test Connection ---------------------------------------------------
+    def action_test_connection(self):
+        """For an EWS mailbox: one SyncFolderItems on its inbox."""
+        if self.kind != "ews":
+            return super().action_test_connection()
+        self.ensure_one()
+        try:
+            settings = self._ews_settings()
+            with ews_sync.EwsMailboxSync(settings) as reader:
+                reader.check()
+        except engine_errors.MailConnectionError as error:
+            return self._connection_failed(ews_failure_message(self.env, error))
+        except UserError as error:
+            return self._connection_failed(error.args[0])
+        self.sudo().write({"state": "connected", "last_error": False, "sent_folder_missing": False})
+        return self._notify(
+            self.env._(
+                "Connected to the Exchange server %(server)s: the mailbox %(email)s can be read.",
+                server=settings.host,
+                email=self.email,
+            ),
+            "success",
+        )
+
+
+def check_ews_url(env, url):
+    """Refuse an EWS URL that is not HTTPS (the password would travel in
+    clear), unless it points at this machine or the local network."""
+    parts = urllib.parse.urlsplit((url or "").strip())
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname and mail_network_policy.is_local_host(parts.hostname, parts.port):
+        return
+    raise ValidationError(
+        env._(
+            "“%(url)s” is not an EWS address Odoo can use: it starts with https:// and names the server, "
+            "e.g. https://mail.example.com/EWS/Exchange.asmx (your Exchange administrator gives it). "
+            "Leave it empty to find it by Autodiscover.",
+            url=url,
+        )
+    )
+
+
+def ews_failure_message(env, error):
+    """The translated message of an EWS failure, neutral on an unusual port
+    for a non-administrator (no port-scanning oracle), as for IMAP and SMTP."""
+    message = describe(env, error)
+    if error.port == EWS_PORT:
+        return message
+    return mail_network_policy.failure_message(env, "EWS", error.host, error.port, message)
