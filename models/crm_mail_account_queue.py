@@ -14,12 +14,16 @@ address of a connected mailbox, or a From address of their outgoing server)
 is its sender (sent mail) or one of its To/Cc recipients (received mail);
 several users: one entry each; none: one company-wide entry. A forward
 addressed to the logging address by a user logs the forwarded original
-(:mod:`mailsync.forwarded`), with its own sender and date, for that user.
+(:mod:`mailsync.forwarded`), with its own sender and date, for that user; a
+date shown without its zone (Gmail, Outlook) is read in the user's time
+zone. An inline original and the same message logged from the user's
+mailbox are one entry (crm_mail_interaction_forward.py).
 """
 
 import contextlib
 import dataclasses
 import logging
+import zoneinfo
 
 import psycopg2
 
@@ -340,7 +344,9 @@ class CrmMailAccount(models.Model):
         addressed = {key for _name, key in (*headers.to, *headers.cc)}
         if sender_user and normalize(self.email) in addressed:
             limit = self._size_limit("crm_mail_sync.max_attachment_mb", DEFAULT_MAX_ATTACHMENT_MB)
-            found = forwarded.original(content, max_attachment_bytes=limit, fallback_date=headers.date)
+            found = forwarded.original(
+                content, max_attachment_bytes=limit, fallback_date=headers.date, zone=_zone(sender_user.tz)
+            )
             if found:
                 return [(sender_user, found.content)]
         owners = users
@@ -436,6 +442,14 @@ class CrmMailAccount(models.Model):
             if not ok:
                 skipped.append(record)
         return logged, skipped
+
+
+def _zone(name):
+    """The ``tzinfo`` of an IANA time zone name (a user's ``tz``), or None."""
+    try:
+        return zoneinfo.ZoneInfo(name) if name else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 class ResUsers(models.Model):
