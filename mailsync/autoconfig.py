@@ -43,6 +43,7 @@ from .security import Security, tls_context
 
 IMAP = "IMAP"
 SMTP = "SMTP"
+POP3 = "POP3"
 
 #: Largest autoconfig or Autodiscover answer read (bytes); anything bigger is refused.
 MAX_BYTES = 1024 * 1024
@@ -116,10 +117,12 @@ class ConfigServer:
 class ClientConfig:
     """An ``emailProvider`` of a clientConfig file.
 
-    ``imap`` and ``smtp`` are ranked best first (implicit TLS, then STARTTLS,
-    then plain text, which is dropped whenever a TLS entry exists); POP3 and
-    other protocols are left out. ``documentation`` is ``((url, description),
-    ...)``; ``source`` says where the file came from.
+    ``imap``, ``smtp`` and ``pop3`` are ranked best first (implicit TLS, then
+    STARTTLS, then plain text, which is dropped whenever a TLS entry exists);
+    other protocols are left out. The sync reads IMAP only: ``pop3`` serves to
+    tell a POP3-only provider (:attr:`pop3_only`) from an unknown one.
+    ``documentation`` is ``((url, description), ...)``; ``source`` says where
+    the file came from.
     """
 
     provider_id: str
@@ -129,10 +132,16 @@ class ClientConfig:
     smtp: tuple
     documentation: tuple = ()
     source: str = ""
+    pop3: tuple = ()
 
     @property
     def complete(self):
         return bool(self.imap and self.smtp)
+
+    @property
+    def pop3_only(self):
+        """The provider offers POP3 and no IMAP server."""
+        return bool(self.pop3) and not self.imap
 
     def filled(self, email):
         """This configuration with ``%EMAILADDRESS%``, ``%EMAILLOCALPART%``,
@@ -150,10 +159,10 @@ class ClientConfig:
         def servers(entries):
             return tuple(dataclasses.replace(s, host=fill(s.host).lower(), username=fill(s.username)) for s in entries)
 
-        return dataclasses.replace(self, imap=servers(self.imap), smtp=servers(self.smtp))
+        return dataclasses.replace(self, imap=servers(self.imap), smtp=servers(self.smtp), pop3=servers(self.pop3))
 
     def to_json(self):
-        return {
+        data = {
             "id": self.provider_id,
             "name": self.name,
             "domains": list(self.domains),
@@ -161,6 +170,9 @@ class ClientConfig:
             "smtp": [server.to_json() for server in self.smtp],
             "documentation": [list(doc) for doc in self.documentation],
         }
+        if self.pop3:
+            data["pop3"] = [server.to_json() for server in self.pop3]
+        return data
 
     @classmethod
     def from_json(cls, data, source=""):
@@ -172,6 +184,7 @@ class ClientConfig:
             smtp=tuple(ConfigServer.from_json(SMTP, row) for row in data["smtp"]),
             documentation=tuple(tuple(doc) for doc in data.get("documentation", ())),
             source=source,
+            pop3=tuple(ConfigServer.from_json(POP3, row) for row in data.get("pop3", ())),
         )
 
 
@@ -227,12 +240,13 @@ def parse_config(data, source="", max_bytes=MAX_BYTES):
     provider = root.find("emailProvider")
     if provider is None:
         raise AutoconfigError("no <emailProvider>")
-    imap, smtp = [], []
+    imap, smtp, pop3 = [], [], []
     for element in provider.findall("incomingServer"):
-        if (element.get("type") or "").lower() == "imap":
-            server = _server(element, IMAP)
+        kind = (element.get("type") or "").lower()
+        if kind in ("imap", "pop3"):
+            server = _server(element, IMAP if kind == "imap" else POP3)
             if server:
-                imap.append(server)
+                (imap if kind == "imap" else pop3).append(server)
     for element in provider.findall("outgoingServer"):
         if (element.get("type") or "").lower() == "smtp":
             server = _server(element, SMTP)
@@ -258,6 +272,7 @@ def parse_config(data, source="", max_bytes=MAX_BYTES):
         smtp=rank(smtp),
         documentation=tuple(documentation),
         source=source,
+        pop3=rank(pop3),
     )
 
 
@@ -469,16 +484,25 @@ class Ispdb:
 
     ``lookup(domain)`` answers the provider of a domain; ``lookup_mx(host)``
     the provider of an MX host's domain (``mx00.gmx.net`` -> ``gmx.net``), as
-    Thunderbird does for hosted domains.
+    Thunderbird does for hosted domains. The providers that offer POP3 and no
+    IMAP (``pop3_only``, 43 files, mostly Japanese ISPs) are kept apart:
+    ``lookup_pop3_only(domain)`` answers them, so that detection can say so
+    instead of "not found".
     """
 
-    def __init__(self, providers=(), meta=None):
+    def __init__(self, providers=(), meta=None, pop3_only=()):
         self.providers = tuple(providers)
+        self.pop3_only = tuple(pop3_only)
         self.meta = dict(meta or {})
         self._by_domain = {}
         for provider in self.providers:
             for domain in provider.domains:
                 self._by_domain.setdefault(domain, provider)
+        self._pop3_by_domain = {}
+        for provider in self.pop3_only:
+            for domain in provider.domains:
+                if domain not in self._by_domain:
+                    self._pop3_by_domain.setdefault(domain, provider)
 
     @classmethod
     def load(cls, path=DEFAULT_ISPDB_FILE):
@@ -495,16 +519,28 @@ class Ispdb:
             raise AutoconfigError(f"{path}: {exc}") from None
         try:
             providers = [ClientConfig.from_json(item, source="ispdb") for item in data["providers"]]
+            pop3_only = [ClientConfig.from_json(item, source="ispdb") for item in data.get("pop3_only", ())]
         except (KeyError, TypeError, ValueError) as exc:
             raise AutoconfigError(f"{path}: malformed provider ({exc})") from None
-        return cls(providers, {key: value for key, value in data.items() if key != "providers"})
+        meta = {key: value for key, value in data.items() if key not in ("providers", "pop3_only")}
+        return cls(providers, meta, pop3_only)
 
     @property
     def domains(self):
+        """The domains answered with IMAP and SMTP servers."""
         return tuple(self._by_domain)
+
+    @property
+    def pop3_only_domains(self):
+        """The domains whose provider offers POP3 only."""
+        return tuple(self._pop3_by_domain)
 
     def lookup(self, domain):
         return self._by_domain.get(domain.lower().rstrip("."))
+
+    def lookup_pop3_only(self, domain):
+        """The POP3-only provider (:class:`ClientConfig`, ``pop3_only``) of ``domain``, or None."""
+        return self._pop3_by_domain.get(domain.lower().rstrip("."))
 
     def lookup_mx(self, host):
         """The provider of the domain of MX host ``host`` (its parent domains,

@@ -2,7 +2,10 @@
 
 :func:`detect` tries, in order, and stops at the first answer:
 
-1. ``domain``: the address's domain is one a preset serves (gmail.com, ...);
+1. ``domain``: the address's domain is one a preset serves (gmail.com, ...),
+   else ``ispdb``: Thunderbird's ISP database lists it (offline), or
+   ``pop3_only``: that database lists its provider with POP3 and no IMAP (an
+   answer too: the sync cannot read such a mailbox, and says why);
 2. ``mx``: the domain's MX hosts match a preset's ``mx_patterns`` (a custom
    domain hosted by Google Workspace, Microsoft 365, Zoho, OVH, ...);
 3. ``srv``: RFC 6186 SRV records (``_imaps._tcp``, ``_imap._tcp``,
@@ -34,7 +37,21 @@ from .security import Security, tls_context
 IMAP = "IMAP"
 SMTP = "SMTP"
 
-METHODS = ("domain", "ispdb", "mx", "autoconfig", "ispdb_mx", "autodiscover", "srv", "autoconfig_http", "guess", "none")
+METHODS = (
+    "domain",
+    "ispdb",
+    "pop3_only",
+    "mx",
+    "autoconfig",
+    "ispdb_mx",
+    "autodiscover",
+    "srv",
+    "autoconfig_http",
+    "guess",
+    "none",
+)
+#: Methods that give no IMAP server to connect to.
+NOT_FOUND = frozenset({"none", "pop3_only"})
 #: Which kind of source each method is (what the wizard tells the user).
 SOURCE_OF_METHOD = {
     "domain": "preset",
@@ -42,6 +59,7 @@ SOURCE_OF_METHOD = {
     "autodiscover": "preset",
     "autoconfig": "provider",  # the domain's own autoconfig file
     "ispdb": "ispdb",  # Thunderbird's ISP database
+    "pop3_only": "ispdb",  # ...which says the provider offers POP3 only
     "ispdb_mx": "ispdb",
     "srv": "dns",  # RFC 6186 records
     "autoconfig_http": "verified",  # plain-HTTP autoconfig confirmed by connecting
@@ -54,6 +72,7 @@ DETECTION_BUDGET = 5.0  # seconds, the whole detection
 _WAVE_ONE_SHARE = 0.55  # share of the budget for the lookups before connections confirm guesses
 _MARGIN = 0.15  # seconds kept for deciding and returning
 NOT_DETECTED = "could not detect: enter the servers"
+POP3_ONLY = "{name} offers POP3 only ({host}); the sync reads IMAP: no server to connect to"
 
 # RFC 6186 services, best first (RFC 8314: implicit TLS before STARTTLS).
 SRV_SERVICES = {
@@ -114,7 +133,10 @@ class Detection:
     ``preset`` is the provider and ``imap``/``smtp`` its servers; with
     ``srv`` or ``guess``, ``imap`` and ``smtp`` are the servers found; with
     ``none``, nothing complete was found (``imap`` or ``smtp`` may still hold
-    a partial finding, to prefill the form).
+    a partial finding, to prefill the form); with ``pop3_only``, Thunderbird's
+    ISP database says the provider offers POP3 and no IMAP: ``pop3`` is its
+    POP3 server, ``smtp`` its SMTP server if it has one, ``imap`` None (the
+    sync reads IMAP only, so this address cannot be connected as it is).
     """
 
     email: str
@@ -128,6 +150,7 @@ class Detection:
     provider_name: str = ""  # the provider's name in an autoconfig file or the ISP database
     documentation: tuple = ()  # ((url, description), ...) from the autoconfig file or the ISP database
     exchange: object = None  # mailsync.autoconfig.Exchange, when Autodiscover answered
+    pop3: ServerSettings | None = None  # the POP3 server of a POP3-only provider
 
     @property
     def source(self):
@@ -136,10 +159,17 @@ class Detection:
 
     @property
     def found(self):
-        return self.method != "none"
+        """An IMAP server to connect to was found."""
+        return self.method not in NOT_FOUND
+
+    @property
+    def pop3_only(self):
+        return self.method == "pop3_only"
 
     @property
     def message(self):
+        if self.pop3_only:
+            return POP3_ONLY.format(name=self.provider_name or self.domain, host=self.pop3.host)
         if not self.found:
             return NOT_DETECTED
         what = self.preset.name if self.preset else self.provider_name or "the mail servers"
@@ -243,6 +273,9 @@ def detect(
     config = ispdb.lookup(domain)
     if config:
         return _from_config(email, domain, "ispdb", config, f"{domain} is in Thunderbird's ISP database")
+    config = ispdb.lookup_pop3_only(domain)
+    if config:
+        return _pop3_only(email, domain, config)
 
     if resolver is None:
         resolver = nameserver_resolver(nameserver) if nameserver else _system_resolver()
@@ -484,6 +517,23 @@ def _from_config(email, domain, method, config, detail):
         detail=detail,
         provider_name=config.name,
         documentation=config.documentation,
+    )
+
+
+def _pop3_only(email, domain, config):
+    """The answer for a provider Thunderbird's database lists with POP3 and no IMAP."""
+    config = config.filled(email)
+    pop3, smtp = config.pop3[0], (config.smtp[0] if config.smtp else None)
+    return Detection(
+        email,
+        domain,
+        "pop3_only",
+        smtp=ServerSettings(smtp.host, smtp.port, smtp.security) if smtp else None,
+        login=pop3.username or email,
+        detail=f"{domain} is in Thunderbird's ISP database with POP3 only",
+        provider_name=config.name,
+        documentation=config.documentation,
+        pop3=ServerSettings(pop3.host, pop3.port, pop3.security),
     )
 
 

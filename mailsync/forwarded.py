@@ -15,12 +15,41 @@ Two shapes are read, never raising on what strangers send:
   Thunderbird (``-------- Forwarded Message --------``). Its header lines
   (From, To, Cc, Date/Sent, Subject and their French and Spanish labels)
   become the original's headers, the text after them its body; the
-  forward's attachments are the original's.
+  forward's attachments are the original's. Outlook's plain-text part may
+  have no separator at all: a block of ``From:``, ``Sent:``/``Date:`` and
+  ``Subject:`` lines is then taken as the original's headers. An HTML-only
+  forward is read as its text (Thunderbird's header table included).
+
+**Identity of an inline original.** The forward does not show the
+original's Message-ID, the key a mailbox logs it under. What the forward
+does show, and what the original's own headers give the same way, is its
+sender's address, its date and its subject: :func:`forward_key` hashes
+those three, and the inline original's identity is ``inline:<that key>``
+(:data:`INLINE`). The Odoo side stores the key of every logged email, so
+that the original logged from a mailbox and the same original forwarded
+inline stay one entry, whichever comes first. Its limits, honestly:
+
+- the date is compared to the minute: Gmail and Outlook show no seconds;
+- Gmail and Outlook show the date in the forwarder's time zone without
+  saying which: it is read in ``zone`` (the forwarder's time zone, from
+  their preferences); a forward shown in another zone (a laptop abroad)
+  does not match, and the two entries stay apart;
+- dates are read in English and in numeric forms (``dateutil``); a date
+  written with French or Spanish month or day names it cannot read makes
+  the forward's own date the original's, and no key (no match);
+- the recipients are not in the key: Outlook shows names without
+  addresses. Two messages from one sender with one subject in the same
+  minute are taken for one (for the same owner only);
+- a subject or sender the forwarding client rewrote (a display name
+  instead of the address) gives another key, or none.
 """
 
 import dataclasses
 import datetime
 import email.utils
+import functools
+import hashlib
+import html.parser
 import re
 from email.header import Header
 
@@ -51,23 +80,58 @@ _MAILTO = re.compile(r"<mailto:[^<>]*>", re.IGNORECASE)
 _BRACKETED_MAILTO = re.compile(r"\[mailto:([^\]\s]+)\]", re.IGNORECASE)
 _GMT_OFFSET = re.compile(r"\b(?:GMT|UTC)\s*([+-])(\d{1,2})(?::?(\d{2}))?\b")
 _MAX_HEADER_LINES = 40
+# Outlook's plain-text part of a forward: the original's header block, no separator line.
+_BARE_FROM = re.compile(r"^[ \t>*]*(?:from|de|von)[ \t\u00a0]*\*?:", re.IGNORECASE | re.MULTILINE)
+_SPACES = re.compile(r"\s+")
+#: Prefix of the identity of an original read from an inline forward.
+INLINE = "inline:"
 
 
 @dataclasses.dataclass(frozen=True)
 class Forwarded:
     """What a forward carried: ``content`` (:class:`mailsync.message.Content`
-    of the original) and ``shape``: ``"attachment"`` or ``"inline"``."""
+    of the original), ``shape``: ``"attachment"`` or ``"inline"``, and
+    ``key``: the original's :func:`forward_key` (``""`` when its sender or
+    date is unknown)."""
 
     content: message.Content
     shape: str
+    key: str = ""
 
 
-def original(content, max_attachment_bytes=25 * 1024 * 1024, fallback_date=None):
+def forward_key(sender, subject, date):
+    """The key of a message as a forward shows it: SHA-256 (hex) of its
+    sender's address (a matching key, ``mailsync.addresses.normalize``), its
+    date to the minute in UTC and its subject (case and spaces folded); ``""``
+    without a sender or a date. The same for the original read from a
+    mailbox and read from an inline forward (see the module's limits).
+
+    :param sender: str or None
+    :param subject: str or None
+    :param date: an aware datetime, or None
+    """
+    if not sender or not date:
+        return ""
+    minute = date.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M")
+    subject = _SPACES.sub(" ", subject or "").strip().casefold()
+    return hashlib.sha256(f"{sender}\n{minute}\n{subject}".encode("utf-8", "replace")).hexdigest()
+
+
+def headers_key(headers):
+    """:func:`forward_key` of :class:`mailsync.message.Headers`."""
+    sender = headers.sender[0][1] if headers.sender else None
+    return forward_key(sender, headers.subject, headers.date)
+
+
+def original(content, max_attachment_bytes=25 * 1024 * 1024, fallback_date=None, zone=None):
     """The original message of a forward, or None when ``content`` (the
     forward's :class:`mailsync.message.Content`) carries none.
 
     :param fallback_date: an aware datetime used when an inline forward's
-        date cannot be read (e.g. the forward's own date)
+        date cannot be read (e.g. the forward's own date); such an original
+        gets no key
+    :param zone: a ``tzinfo`` for an inline date shown without its zone
+        (Gmail, Outlook): the forwarder's time zone; UTC if None
     :returns: :class:`Forwarded`; never raises
     """
     try:
@@ -75,24 +139,97 @@ def original(content, max_attachment_bytes=25 * 1024 * 1024, fallback_date=None)
             if attachment.mimetype == "message/rfc822" and attachment.content:
                 inner = message.parse_message(attachment.content, max_attachment_bytes=max_attachment_bytes)
                 if inner.headers.sender:
-                    return Forwarded(inner, "attachment")
-        return _inline(content, fallback_date)
+                    return Forwarded(inner, "attachment", headers_key(inner.headers))
+        return _inline(content, fallback_date, zone)
     except Exception:  # noqa: BLE001 - mail from strangers: not a forward we can read
         return None
 
 
-def _inline(content, fallback_date):
-    text = content.body_text().replace("\r\n", "\n").replace("\r", "\n")
+def _blocks(text):
+    """``(headers, body)`` candidates of the quoted original in ``text``:
+    after each separator line, else after a bare From/Sent/Subject block."""
+    found = False
     for marker in _MARKERS.finditer(text):
         headers, body = _header_lines(text[marker.end() :])
         if headers.get("from"):
-            raw = _synthesize(headers, body, fallback_date)
-            inner = message.parse_message(raw)
-            if not inner.headers.sender:
-                continue
-            attachments = tuple(a for a in content.attachments if a.mimetype != "message/rfc822")
-            return Forwarded(dataclasses.replace(inner, attachments=attachments), "inline")
+            found = True
+            yield headers, body
+    if found:
+        return
+    for start in _BARE_FROM.finditer(text):
+        headers, body = _header_lines(text[start.start() :])
+        if headers.get("from") and headers.get("date") and "subject" in headers:
+            yield headers, body
+
+
+def _inline(content, fallback_date, zone):
+    text = content.text.strip() if content.text.strip() else _html_text(content.html)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    for headers, body in _blocks(text):
+        date = parse_date(headers.get("date"), zone)
+        raw = _synthesize(headers, body, date or fallback_date)
+        inner = message.parse_message(raw)
+        if not inner.headers.sender:
+            continue
+        attachments = tuple(a for a in content.attachments if a.mimetype != "message/rfc822")
+        inner = dataclasses.replace(inner, attachments=attachments)
+        key = headers_key(inner.headers) if date else ""
+        if key:
+            inner = dataclasses.replace(inner, headers=dataclasses.replace(inner.headers, identity=INLINE + key))
+        return Forwarded(inner, "inline", key)
     return None
+
+
+class _Text(html.parser.HTMLParser):
+    """Text of HTML as a browser lays it out: white space collapsed, a line
+    per block or table row (adjacent block edges make one line break, a
+    ``<br>`` always one), table cells side by side."""
+
+    _BLOCKS = {"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table", "hr"}
+    _HIDDEN = {"script", "style", "head", "title"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts, self.hidden, self.line_start = [], 0, True
+
+    def _break(self, always=False):
+        if always or not self.line_start:
+            self.parts.append("\n")
+        self.line_start = True
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self._HIDDEN:
+            self.hidden += 1
+        elif tag == "br":
+            self._break(always=True)
+        elif tag in self._BLOCKS:
+            self._break()
+        elif tag in ("td", "th"):
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag):
+        if tag in self._HIDDEN:
+            self.hidden = max(0, self.hidden - 1)
+        elif tag in self._BLOCKS:
+            self._break()
+
+    def handle_data(self, data):
+        if self.hidden:
+            return
+        text = _SPACES.sub(" ", data)
+        if text.strip():
+            self.line_start = False
+        self.parts.append(text)
+
+
+def _html_text(markup):
+    if not markup:
+        return ""
+    parser = _Text()
+    parser.feed(markup)
+    parser.close()
+    lines = [line.replace("\u00a0", " ").strip() for line in "".join(parser.parts).split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def _header_lines(text):
@@ -127,11 +264,11 @@ def _address_text(value):
     return _BRACKETED_MAILTO.sub(r"<\1>", value).strip()
 
 
-def parse_date(value):
+def parse_date(value, zone=None):
     """An aware UTC datetime of a date as mail clients quote it (RFC 5322,
     ``Mon, Jan 1, 2024 at 10:00 AM``, ``January 1, 2024 at 10:00:00 AM
     GMT+1``, ``Monday, January 1, 2024 10:00 AM``), or None. A date
-    without a zone is taken as UTC."""
+    without a zone is taken in ``zone`` (a ``tzinfo``; UTC if None)."""
     value = " ".join((value or "").split())
     if not value:
         return None
@@ -147,22 +284,33 @@ def parse_date(value):
 
         cleaned = _GMT_OFFSET.sub(offset, cleaned)
         try:
-            parsed = date_parser.parse(cleaned, fuzzy=True)
+            parsed = date_parser.parse(cleaned, fuzzy=True, tzinfos=functools.partial(_zone_named, zone))
         except (ValueError, OverflowError, TypeError):
             return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.UTC)
+        parsed = parsed.replace(tzinfo=zone or datetime.UTC)
     parsed = parsed.astimezone(datetime.UTC)
     return parsed if 1970 <= parsed.year <= 2200 else None
 
 
-def _synthesize(headers, body, fallback_date):
-    """A raw RFC 5322 message (bytes) of the quoted header lines and body."""
+def _zone_named(zone, name, offset):
+    """dateutil's ``tzinfos``: UTC and GMT are UTC, a numeric offset is
+    itself; another name (Apple Mail's CET, PST...: ambiguous abbreviations)
+    is read as the forwarder's ``zone``, else UTC."""
+    if offset is not None:
+        return datetime.timezone(datetime.timedelta(seconds=offset))
+    if (name or "").upper() in ("UTC", "GMT", "Z", "UT"):
+        return datetime.UTC
+    return zone or datetime.UTC
+
+
+def _synthesize(headers, body, date):
+    """A raw RFC 5322 message (bytes) of the quoted header lines and body,
+    dated ``date`` (aware datetime, or None)."""
 
     def encoded(value):
         return Header(value, "utf-8", maxlinelen=998).encode() if not value.isascii() else value
 
-    date = parse_date(headers.get("date")) or fallback_date
     lines = [
         f"From: {encoded(_address_text(headers['from']))}",
         f"To: {encoded(_address_text(headers.get('to', '')))}",

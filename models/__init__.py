@@ -18,6 +18,7 @@ from . import res_config_settings as res_config_settings
 from . import crm_mail_partner_email as crm_mail_partner_email
 from . import res_partner as res_partner
 from . import crm_mail_interaction as crm_mail_interaction
+from . import crm_mail_interaction_forward as crm_mail_interaction_forward
 from . import crm_lead as crm_lead
 from . import mail_message as mail_message
 from . import ir_rule as ir_rule

@@ -14,12 +14,16 @@ address of a connected mailbox, or a From address of their outgoing server)
 is its sender (sent mail) or one of its To/Cc recipients (received mail);
 several users: one entry each; none: one company-wide entry. A forward
 addressed to the logging address by a user logs the forwarded original
-(:mod:`mailsync.forwarded`), with its own sender and date, for that user.
+(:mod:`mailsync.forwarded`), with its own sender and date, for that user; a
+date shown without its zone (Gmail, Outlook) is read in the user's time
+zone. An inline original and the same message logged from the user's
+mailbox are one entry (crm_mail_interaction_forward.py).
 """
 
 import contextlib
 import dataclasses
 import logging
+import zoneinfo
 
 import psycopg2
 
@@ -53,6 +57,8 @@ from .crm_mail_account_sync import (
 
 _logger = logging.getLogger(__name__)
 
+# cr.cache key: {account id: matching scope} while a queue batch is processed.
+_SCOPES = "crm_mail_sync.queue_scopes"
 QUEUE_FIELDS = frozenset(
     {"queue_folder", "queue_storage_folder", "queue_not_logged_folder", "queue_enabled", "queue_report"}
 )
@@ -273,12 +279,20 @@ class CrmMailAccountQueue(models.Model):
     # -- logging ------------------------------------------------------------
     def _matching_scope(self):
         """A logging mailbox: every internal user's address is the company's,
-        never a customer's."""
+        never a customer's. While :meth:`_ingest` processes a batch, computed
+        once (the queue matches and logs message by message: recomputing it
+        each time was 45 % of the time of the queue benchmark)."""
+        cache = self.env.cr.cache.get(_SCOPES)
+        if cache is not None and self.kind == "queue" and self.id in cache:
+            return cache[self.id]
         scope = super()._matching_scope()
         if self.kind != "queue":
             return scope
         internal = frozenset(self._queue_internal_addresses())
-        return dataclasses.replace(scope, own_addresses=scope.own_addresses | internal)
+        scope = dataclasses.replace(scope, own_addresses=scope.own_addresses | internal)
+        if cache is not None:
+            cache[self.id] = scope
+        return scope
 
     def _queue_internal_addresses(self):
         """``{matching key: res.users}`` of the active internal users of the
@@ -325,7 +339,9 @@ class CrmMailAccountQueue(models.Model):
         addressed = {key for _name, key in (*headers.to, *headers.cc)}
         if sender_user and normalize(self.email) in addressed:
             limit = self._size_limit("crm_mail_sync.max_attachment_mb", DEFAULT_MAX_ATTACHMENT_MB)
-            found = forwarded.original(content, max_attachment_bytes=limit, fallback_date=headers.date)
+            found = forwarded.original(
+                content, max_attachment_bytes=limit, fallback_date=headers.date, zone=_zone(sender_user.tz)
+            )
             if found:
                 return [(sender_user, found.content)]
         owners = users
@@ -346,6 +362,13 @@ class CrmMailAccountQueue(models.Model):
         if self.kind != "queue":
             return super()._ingest(batch)
         self.ensure_one()
+        scopes = self.env.cr.cache.setdefault(_SCOPES, {})
+        try:
+            return self._queue_ingest(batch)
+        finally:
+            scopes.pop(self.id, None)
+
+    def _queue_ingest(self, batch):
         Interaction = self.env["crm.mail.interaction"].sudo()
         folder = batch.state.folders.get(batch.folder)
         uidvalidity = folder.uidvalidity if folder else 0
@@ -423,6 +446,14 @@ class CrmMailAccountQueue(models.Model):
             if not ok:
                 skipped.append(record)
         return logged, skipped
+
+
+def _zone(name):
+    """The ``tzinfo`` of an IANA time zone name (a user's ``tz``), or None."""
+    try:
+        return zoneinfo.ZoneInfo(name) if name else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 class ResUsersLoggingAddress(models.Model):

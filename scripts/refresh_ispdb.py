@@ -4,6 +4,9 @@ Source: https://github.com/thunderbird/autoconfig (directory ``ispdb/``), licenc
 MPL-2.0 (kept in data/ispdb.LICENSE). Each ``ispdb/*.xml`` file is parsed with the
 engine's safe parser (mailsync.autoconfig.parse_config); IMAP and SMTP entries are
 kept, ranked, with their user name templates, authentication and documentation links.
+Providers that offer POP3 and no IMAP are kept apart (``pop3_only``, with their POP3
+and SMTP servers), so that detection answers them honestly ("POP3 only") rather than
+"not found"; files with neither are listed under ``skipped``.
 
     python scripts/refresh_ispdb.py /path/to/autoconfig-checkout   # a work tree
     python scripts/refresh_ispdb.py /path/to/autoconfig.git         # a bare git directory (HEAD)
@@ -11,6 +14,7 @@ kept, ranked, with their user name templates, authentication and documentation l
 Run it from the addon root; it rewrites data/ispdb.json and prints what changed.
 """
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -45,7 +49,7 @@ def _files(source):
 
 
 def main(source):
-    providers, skipped, commit = [], [], ""
+    providers, pop3_only, skipped, commit = [], [], [], ""
     for name, data, read_commit in _files(source):
         commit = read_commit
         if not name.endswith(".xml"):
@@ -57,10 +61,13 @@ def main(source):
             continue
         if not config.domains:
             config = config.__class__(**{**config.__dict__, "domains": (name[: -len(".xml")],)})
+        if config.pop3_only:
+            pop3_only.append(config.to_json())
+            continue
         if not config.complete:
             skipped.append(f"{name}: no IMAP or no SMTP server")
             continue
-        providers.append(config.to_json())
+        providers.append(dataclasses.replace(config, pop3=()).to_json())
     out = {
         "source": "https://github.com/thunderbird/autoconfig (ispdb/)",
         "commit": commit,
@@ -68,12 +75,17 @@ def main(source):
         "generated_by": "scripts/refresh_ispdb.py",
         "skipped": skipped,
         "providers": providers,
+        "pop3_only": pop3_only,
     }
     with open(OUT, "w", encoding="utf-8") as file:
         json.dump(out, file, ensure_ascii=False, indent=0, sort_keys=False)
         file.write("\n")
     domains = sum(len(p["domains"]) for p in providers)
-    print(f"{len(providers)} providers, {domains} domains, {len(skipped)} files skipped:")
+    pop3_domains = sum(len(p["domains"]) for p in pop3_only)
+    print(
+        f"{len(providers)} providers, {domains} domains; {len(pop3_only)} POP3-only providers, "
+        f"{pop3_domains} domains; {len(skipped)} files skipped:"
+    )
     for line in skipped:
         print("  ", line)
 

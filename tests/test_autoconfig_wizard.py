@@ -127,6 +127,39 @@ class TestAutoconfigWizard(TransactionCase):
         self.assertEqual(wizard.imap_host, "mail.btinternet.com")
         self.assertEqual(len(self.dns.asked()), asked, "no DNS question for a domain in the database")
 
+    def test_a_pop3_only_provider_is_said_so_with_what_to_do(self):
+        """bay.wind.ne.jp is in Thunderbird's database with POP3 and no IMAP:
+        the wizard says so (not "could not detect"), without any network."""
+        asked = len(self.dns.asked())
+        wizard = self.detect("sam@bay.wind.ne.jp")
+        self.assertEqual((wizard.detection_source, wizard.custom_servers), ("ispdb", True))
+        self.assertIn("offers POP3 only (bay.wind.ne.jp)", wizard.detection_note)
+        self.assertIn("the sync reads mailboxes over IMAP", wizard.detection_note)
+        self.assertIn("ask your administrator for a company logging address", wizard.detection_note)
+        self.assertEqual((wizard.smtp_host, wizard.smtp_port), ("bay.wind.ne.jp", 587))
+        self.assertEqual(len(self.dns.asked()), asked, "no DNS question for a domain in the database")
+        # With company logging set up, its address is the way out.
+        self.env["crm.mail.account"].create(
+            {
+                "email": "log@example.com",
+                "kind": "queue",
+                "user_id": False,
+                "imap_host": "127.0.0.1",
+                "imap_login": "log@example.com",
+                "queue_enabled": True,
+            }
+        )
+        self.env.user.invalidate_recordset(["crm_mail_logging_address"])
+        wizard = self.detect("sam@bay.wind.ne.jp")
+        self.assertIn("the company logging address (log@example.com)", wizard.detection_note)
+        for lang, words in (("fr_FR", "ne propose que POP3"), ("es_ES", "solo ofrece POP3")):
+            self.env["res.lang"]._activate_lang(lang)
+            self.env["ir.module.module"]._load_module_terms(["crm_mail_sync"], [lang])
+            wizard = self.env["crm.mail.setup.wizard"].with_context(lang=lang).create({"email": "sam@bay.wind.ne.jp"})
+            wizard.action_detect()
+            self.assertIn(words, wizard.detection_note)
+            self.assertIn("log@example.com", wizard.detection_note)
+
     def test_a_hosted_domain_found_by_its_mx_in_thunderbirds_database(self):
         wizard = self.detect("sam@hosted.example")
         self.assertEqual(wizard.detection_source, "ispdb")

@@ -4,6 +4,7 @@ received mail, forwards (attachment and inline), no match, poison, a worker
 killed between the log and the move, Validate setup, administrators only.
 The cron's commits are savepoints (see tests/common.py)."""
 
+import pathlib
 from unittest.mock import patch
 
 from odoo.exceptions import AccessError, UserError
@@ -18,6 +19,7 @@ from .common import IMAP_TAG, TOUR_TAG, Killed, MailSyncCase, Transactions, load
 from .mail_samples import raw_email
 
 LOG = ("log@example.com", "log-Pa55word")
+FORWARDS = pathlib.Path(__file__).parent.parent / "mailsync" / "tests" / "data" / "forwards"
 CUSTOMER = "bea@customer.example"
 FOLDERS = ("INBOX", "Logged", "Not logged")
 
@@ -169,6 +171,53 @@ class TestCompanyLogging(MailSyncCase):
         self.assertEqual(str(entry.date), "2026-11-16 14:05:00")
         self.assertIn("We need 40 chairs.", entry.body)
         self.assertIn(self.opportunity, entry.lead_ids)
+
+    def sample(self, name):
+        """A real client's layout (mailsync/tests/data/forwards): Sam is the salesperson."""
+        raw = (FORWARDS / f"{name}.eml").read_bytes()
+        return raw.replace(b"sam@example.com", ALICE[0].encode()).replace(b"log@example.com", LOG[0].encode())
+
+    def personal_mailbox(self):
+        self.salesman.tz = "Europe/Paris"  # Gmail and Outlook show the original's date in it, zone unsaid
+        personal = self.Account.create(self.imap_values(user_id=self.salesman.id))
+        personal.sudo().state = "connected"
+        self.dovecot.append(ALICE[0], "INBOX", self.sample("original"))
+        return personal
+
+    def test_an_inline_forward_of_an_email_logged_from_the_mailbox_stays_one_entry(self):
+        self.personal_mailbox()
+        self.Account._cron_sync()
+        entry = self.env["crm.mail.interaction"].sudo().search([("owner_id", "=", self.salesman.id)])
+        self.assertEqual(entry.message_key, "<CAB3x7QkChairs1@mail.customer.example>")
+        for client in ("outlook", "gmail"):
+            self.queue(self.sample(client))
+            self.run_cron()
+            found = self.env["crm.mail.interaction"].sudo().search([("owner_id", "=", self.salesman.id)])
+            self.assertEqual(found, entry, f"{client}: one entry")
+        self.assertEqual(len(entry.mail_message_ids.filtered(lambda m: m.model == "res.partner")), 1)
+        self.assertEqual(self.folders()["Logged"], ["FW: Chairs for the new office", "Fwd: Chairs for the new office"])
+
+    def test_an_email_forwarded_inline_then_found_in_the_mailbox_stays_one_entry(self):
+        self.salesman.tz = "Europe/Paris"
+        self.queue(self.sample("gmail"))
+        self.run_cron()
+        entry = self.logged()
+        self.assertEqual(
+            (entry.subject, entry.owner_id, entry.message_id), ("Chairs for the new office", self.salesman, False)
+        )
+        self.assertEqual(str(entry.date), "2026-11-23 10:15:00", "11:15 in Paris, to the minute")
+        self.assertTrue(entry.message_key.startswith("inline:"))
+        self.personal_mailbox()
+        self.Account._cron_sync()
+        found = self.env["crm.mail.interaction"].sudo().search([("owner_id", "=", self.salesman.id)])
+        self.assertEqual(found, entry, "the mailbox's copy is the same entry")
+        self.assertEqual(
+            (entry.message_key, entry.message_id, str(entry.date)),
+            ("<CAB3x7QkChairs1@mail.customer.example>",) * 2 + ("2026-11-23 10:15:42",),
+            "it takes the real identity: replies thread to it, the next sync knows it",
+        )
+        self.Account._cron_sync()
+        self.assertEqual(self.env["crm.mail.interaction"].sudo().search([("owner_id", "=", self.salesman.id)]), entry)
 
     # -- what cannot be logged, and crashes -----------------------------------------
     def poisoned_log(self):

@@ -227,6 +227,9 @@ class CrmMailSetupWizard(models.TransientModel):
                 else "password"
             )
             values["two_step"] = values["auth_method"] == "app_password"
+        elif detection.pop3_only:
+            values["detection_note"] = self._pop3_only_note(detection)
+            values["auth_method"] = "password"
         elif detection.found:
             name = detection.provider_name or detection.domain
             if detection.source == "provider":
@@ -263,6 +266,37 @@ class CrmMailSetupWizard(models.TransientModel):
             values["auth_method"] = "password"
         self.write(values)
         return self._reopen()
+
+    def _pop3_only_note(self, detection):
+        """What to do when Thunderbird's database lists the provider with POP3
+        only: the sync reads IMAP, so say so, and give the ways out."""
+        name = detection.provider_name or detection.domain
+        logging_address = self.env.user.crm_mail_logging_address
+        if logging_address:
+            log_it = self.env._(
+                "or Bcc or forward the emails to log to the company logging address (%(address)s).",
+                address=logging_address,
+            )
+        else:
+            log_it = self.env._(
+                "or ask your administrator for a company logging address to Bcc or forward the emails to log to."
+            )
+        return " ".join(
+            (
+                self.env._(
+                    "%(name)s offers POP3 only (%(host)s), and the sync reads mailboxes over IMAP: this address "
+                    "cannot be connected as it is.",
+                    name=name,
+                    host=detection.pop3.host,
+                ),
+                self.env._(
+                    "Ask %(name)s whether IMAP can be switched on for your address (then enter its IMAP server "
+                    "below); or have your mail forwarded to a mailbox that offers IMAP and connect that one;",
+                    name=name,
+                ),
+                log_it,
+            )
+        )
 
     @api.model
     def _detection_endpoints(self):

@@ -74,6 +74,7 @@ GOOD = config_xml(
     ],
     docs=[("https://help.good.example/mail", "Set up your mail client")],
 )
+POP3_ONLY = config_xml(smtp=[("smtp.pop.example", 465, "SSL", "%EMAILADDRESS%")], domain="pop.example")
 PARTIAL = config_xml(imap=[("mail.partial.example", 993, "SSL", "%EMAILADDRESS%")], domain="partial.example")
 XXE = b"""<?xml version="1.0"?>
 <!DOCTYPE clientConfig [<!ENTITY host SYSTEM "file:///etc/hostname">]>
@@ -150,9 +151,24 @@ def test_ispdb_is_imported_with_its_licence_and_source():
     assert len(ISPDB.providers) >= 100 and len(ISPDB.domains) >= 700
 
 
-@pytest.mark.parametrize("domain", ISPDB.domains)
+def test_ispdb_keeps_the_pop3_only_providers_apart():
+    # 145 domain entries in 43 files, cty-net.ne.jp listed twice
+    assert len(ISPDB.pop3_only) == 43 and len(ISPDB.pop3_only_domains) == 144
+    assert not set(ISPDB.pop3_only_domains) & set(ISPDB.domains)
+    assert all(provider.pop3 and not provider.imap for provider in ISPDB.pop3_only)
+
+
+@pytest.mark.parametrize("domain", ISPDB.domains + ISPDB.pop3_only_domains)
 def test_every_ispdb_domain_is_answered_offline(domain):
+    """Every imported domain (818 + 144): IMAP and SMTP servers, or the honest
+    "POP3 only" answer; never "not found", never a network question."""
     result = detect(f"someone@{domain}", PRESETS, resolver=NoDns(), verify=refuse)
+    if domain in ISPDB.pop3_only_domains and result.method != "domain":
+        assert (result.method, result.source, result.found, result.imap) == ("pop3_only", "ispdb", False, None)
+        assert result.pop3.host and "%" not in result.pop3.host + result.login
+        assert result.pop3.port in (110, 995)
+        assert "offers POP3 only" in result.message and result.pop3.host in result.message
+        return
     assert result.found and result.method in ("domain", "ispdb"), result
     assert result.imap.host and result.smtp.host and "%" not in result.imap.host + result.smtp.host + result.login
     if result.method == "ispdb":
@@ -174,6 +190,14 @@ def test_ispdb_file_round_trip(tmp_path):
     loaded = Ispdb.load(str(path))
     assert loaded.lookup("GOOD.example.") == ClientConfig.from_json(config.to_json(), source="ispdb")
     assert Ispdb.load(str(tmp_path / "missing.json")).providers == ()
+    pop3 = parse_config(POP3_ONLY)
+    assert pop3.pop3_only and pop3.pop3[0].port == 995 and pop3.imap == ()
+    path.write_text(json.dumps({"providers": [], "pop3_only": [pop3.to_json()]}))
+    loaded = Ispdb.load(str(path))
+    assert (loaded.lookup("pop.example"), loaded.lookup_pop3_only("POP.example.")) == (
+        None,
+        ClientConfig.from_json(pop3.to_json(), source="ispdb"),
+    )
     path.write_text("{")
     with pytest.raises(AutoconfigError):
         Ispdb.load(str(path))
