@@ -15,6 +15,7 @@ from . import res_users as res_users
 from . import res_config_settings as res_config_settings
 from . import crm_mail_partner_email as crm_mail_partner_email
 from . import res_partner as res_partner
+from . import crm_mail_interaction_share as crm_mail_interaction_share
 from . import crm_mail_interaction as crm_mail_interaction
 from . import crm_lead as crm_lead
 from . import mail_message as mail_message

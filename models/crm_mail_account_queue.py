@@ -54,6 +54,7 @@ from .crm_mail_account_sync import (
     DEFAULT_MAX_ATTACHMENT_MB,
     DEFAULT_MAX_MESSAGE_MB,
 )
+from .crm_mail_interaction import LoggedConcurrently
 from .mail_error_messages import describe
 
 _logger = logging.getLogger(__name__)
@@ -415,7 +416,7 @@ class CrmMailAccount(models.Model):
                     if id(item.headers) in by_headers:
                         partners, leads = by_headers[id(item.headers)]
                         new |= Interaction._log(self, [(item, partners, leads)], owner=owner)
-        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        except (psycopg2.OperationalError, psycopg2.InterfaceError, LoggedConcurrently):
             raise
         except Exception as error:  # noqa: BLE001 - mail from strangers: isolate, record, go on
             self._skip(folder, uidvalidity, record, error, content.headers)

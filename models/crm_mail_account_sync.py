@@ -22,6 +22,7 @@ from ..mailsync.imap_sync import (
     poll,
     sent_folder_candidates,
 )
+from .crm_mail_interaction import LoggedConcurrently
 from .crm_mail_secret_mixin import EncryptionKeyError
 from .mail_error_messages import describe
 
@@ -42,6 +43,7 @@ DEFAULT_BUDGET_SECONDS = 240
 RECONNECTS = 3  # a dropped connection is resumed within the run, unless it drops this often in a row
 POLL_BATCH = 32  # mailboxes claimed and idle-polled together
 SKIP_REASON_MAX = 500
+CONCURRENT_RETRIES = 3  # a batch is logged again when another worker logged one of its messages meanwhile
 
 
 class LeaseLost(Exception):
@@ -346,7 +348,7 @@ class CrmMailAccount(models.Model):
                 if reader.listing is not None:
                     self._folders_listed(reader.listing)
                     reader.listing = None
-                logged = self._ingest(batch)
+                logged = self._ingest_exactly_once(batch)
                 self._hold_lease(token)
                 self.write(
                     {
@@ -360,6 +362,22 @@ class CrmMailAccount(models.Model):
                 if time.monotonic() >= deadline or remaining <= 0:
                     return False  # the next run resumes from the committed state
         return True
+
+    def _ingest_exactly_once(self, batch):
+        """:meth:`_ingest`, again in a new transaction when another worker
+        logged one of the batch's messages meanwhile (from a colleague's
+        mailbox): the second time, this mailbox joins that email as a sharer.
+        Nothing of the batch was committed yet; the folder state is written
+        after."""
+        for attempt in range(CONCURRENT_RETRIES):
+            try:
+                return self._ingest(batch)
+            except LoggedConcurrently:
+                if attempt == CONCURRENT_RETRIES - 1:
+                    raise
+                _logger.info("Mailbox %s: a message was logged by another worker meanwhile; again.", self.id)
+                self._rollback()
+        return self.env["crm.mail.interaction"]
 
     # -- the mailbox's protocol -------------------------------------------
     @contextlib.contextmanager
@@ -485,8 +503,9 @@ class CrmMailAccount(models.Model):
         """Log the messages of ``batch`` (a ``mailsync.imap_sync.Batch``) that
         match contacts or leads, downloading their bodies a few at a time.
 
-        Idempotent: a message already logged for the owner is neither fetched
-        nor logged again. A message larger than the size limit (decided by its
+        Idempotent: a message this mailbox already shares is neither fetched
+        nor logged again; one a colleague's mailbox logged is not fetched
+        either, this mailbox becomes one more sharer of it. A message larger than the size limit (decided by its
         RFC822.SIZE, before any download) is logged from its headers with a
         note; one that cannot be logged is recorded as skipped and does not
         stop the batch. Returns the new interactions.
@@ -503,16 +522,14 @@ class CrmMailAccount(models.Model):
                 self._skip(batch.folder, uidvalidity, record, error)
         if not pending:
             return Interaction.browse()
-        known = set(
-            Interaction.with_context(active_test=False)
-            .search(
-                [
-                    ("owner_key", "=", self.user_id.id or 0),
-                    ("message_key", "in", [headers.identity for _record, headers in pending]),
-                ]
-            )
-            .mapped("message_key")
+        held = Interaction.with_context(active_test=False).search(
+            [
+                ("company_id", "=", self.company_id.id),
+                ("message_key", "in", [headers.identity for _record, headers in pending]),
+            ]
         )
+        known = set(held.share_ids.filtered(lambda s: s.account_id == self).interaction_id.mapped("message_key"))
+        in_company = set(held.mapped("message_key"))  # logged by a colleague: this mailbox only joins it
         fresh = [(record, headers) for record, headers in pending if headers.identity not in known]
         fresh = self._exclude_by_rules(fresh)  # issue 17: bulk, auto-replies, invitations (crm_mail_prospects.py)
         record_of = {id(headers): record for record, headers in fresh}
@@ -523,6 +540,13 @@ class CrmMailAccount(models.Model):
         matches += self._after_match(batch, uidvalidity, fresh, matches)  # issue 17: contacts by policy, New Senders
         for headers, partners, leads in matches:
             record = record_of[id(headers)]
+            if headers.identity in in_company:
+                # One copy per company: its body is not downloaded again.
+                content = message.Content(headers=headers)
+                logged |= self._log_isolated(
+                    batch.folder, uidvalidity, [(record, content, partners, leads)], role=batch.role
+                )[0]
+                continue
             if record.size > max_message:
                 content = self._oversized_content(headers, record.size, max_message)
                 logged |= self._log_isolated(
@@ -573,7 +597,7 @@ class CrmMailAccount(models.Model):
         try:
             with self.env.cr.savepoint():
                 return Interaction._log(self, [item[1:] for item in items], role=role), []
-        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        except (psycopg2.OperationalError, psycopg2.InterfaceError, LoggedConcurrently):
             raise
         except Exception as error:  # noqa: BLE001 - mail from strangers: isolate, record, go on
             if len(items) > 1:

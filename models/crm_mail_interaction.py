@@ -2,18 +2,20 @@ import base64
 from collections import defaultdict
 from functools import partial
 
+import psycopg2
 from markupsafe import Markup
 
 from odoo import api, fields, models
+from odoo.exceptions import ConcurrencyError
 from odoo.fields import Domain
 from odoo.tools import SQL, escape_psql, format_datetime, plaintext2html
 from odoo.tools.mimetypes import guess_mimetype
 
 from ..mailsync import authentication, matching
 from ..mailsync.addresses import normalize, parse_header_addresses
+from .crm_mail_interaction_share import DIRECTIONS, SHARING, SHARING_ORDER
 from .remote_content import block_remote_content
 
-DIRECTIONS = [(matching.RECEIVED, "Received"), (matching.SENT, "Sent")]
 SENDER_CHECKS = [
     (authentication.PASS, "Verified"),
     (authentication.FAIL, "Unverified sender"),
@@ -21,14 +23,25 @@ SENDER_CHECKS = [
 ]
 
 
-class CrmMailInteraction(models.Model):
-    """One email from a connected mailbox, logged for one owner: the message a
-    contact's or an opportunity's page shows in its chatter and Emails list.
+class LoggedConcurrently(ConcurrencyError):
+    """Another transaction logged one of these emails since ours began: its
+    row is invisible to our snapshot (REPEATABLE READ). Roll back and log
+    again in a new transaction, which attaches the sharer to that email
+    (the sync does; Odoo's request handler retries a ``ConcurrencyError``)."""
 
-    The same message synced from two colleagues' mailboxes gives one entry
-    per owner (``UNIQUE(owner_key, message_key)``), each shared as its
-    mailbox is. Logging the same message twice for an owner does nothing:
-    that is what makes a re-run after a crash harmless.
+
+class CrmMailInteraction(models.Model):
+    """One email from connected mailboxes, logged once per company: the
+    message a contact's or an opportunity's page shows in its chatter and
+    Emails list.
+
+    The same message (same ``message_key``) synced from several colleagues'
+    mailboxes is one logged email with several sharers
+    (``crm.mail.interaction.share``: mailbox, owner, sharing, direction for
+    that owner), one set of chatter entries and one copy of its attachments;
+    ``UNIQUE(company, message_key)`` makes it so even when two workers log it
+    at the same moment. Logging a message again from the same mailbox does
+    nothing: that is what makes a re-run after a crash harmless.
     """
 
     _name = "crm.mail.interaction"
@@ -44,17 +57,43 @@ class CrmMailInteraction(models.Model):
     thread_refs = fields.Text(
         "Thread", readonly=True, index="trigram", help="In-Reply-To and References of the message."
     )
-    owner_id = fields.Many2one("res.users", "Shared By", index=True, readonly=True, ondelete="cascade")
-    owner_key = fields.Integer(compute="_compute_owner_key", store=True, readonly=True)
-    account_id = fields.Many2one("crm.mail.account", "Mailbox", index=True, readonly=True, ondelete="set null")
+    share_ids = fields.One2many("crm.mail.interaction.share", "interaction_id", "Sharers", readonly=True)
+    owner_ids = fields.Many2many(
+        "res.users",
+        string="Shared By",
+        compute="_compute_first_sharer",
+        search="_search_owner_id",
+        help="The owners of the mailboxes that share this email with you.",
+    )
+    owner_id = fields.Many2one(
+        "res.users",
+        "First Sharer",
+        compute="_compute_first_sharer",
+        search="_search_owner_id",
+        help="The owner of the first mailbox that logged this email (see Shared By for all).",
+    )
+    account_id = fields.Many2one(
+        "crm.mail.account",
+        "First Mailbox",
+        compute="_compute_first_sharer",
+        search="_search_account_id",
+        help="The first mailbox that logged this email; searching finds the emails any given mailbox shares.",
+    )
     company_id = fields.Many2one("res.company", readonly=True)
     sharing = fields.Selection(
-        [("private", "Private"), ("team", "Sales team"), ("everyone", "Everyone")],
-        required=True,
-        default="private",
+        SHARING,
+        compute="_compute_sharers",
+        store=True,
         readonly=True,
+        help="The widest sharing among the mailboxes that logged this email.",
     )
-    direction = fields.Selection(DIRECTIONS, required=True, readonly=True)
+    direction = fields.Selection(
+        DIRECTIONS,
+        compute="_compute_sharers",
+        store=True,
+        readonly=True,
+        help="Sent when a colleague sent it (for one of its sharers), else received.",
+    )
     date = fields.Datetime(readonly=True, index=True)
     sender = fields.Char("From", readonly=True)
     sender_check = fields.Selection(
@@ -95,8 +134,8 @@ class CrmMailInteraction(models.Model):
     attachment_ids = fields.Many2many("ir.attachment", string="Attachments", compute="_compute_attachment_ids")
     mail_message_ids = fields.One2many("mail.message", "crm_mail_interaction_id", "Chatter Entries", readonly=True)
 
-    _owner_message_unique = models.Constraint(
-        "UNIQUE(owner_key, message_key)", "This email is already logged for this user."
+    _company_message_unique = models.UniqueIndex(
+        "(COALESCE(company_id, 0), message_key)", "This email is already logged in this company."
     )
 
     @api.model
@@ -106,30 +145,15 @@ class CrmMailInteraction(models.Model):
         of ``mail.message`` (security/crm_mail_interaction_security.xml, through
         ``crm_mail_sharing_domain`` of ``ir.rule``'s evaluation context).
 
-        - private: the owner only;
-        - team: the owner and the users of an *active* membership of a sales
-          team in which the owner too has an *active* membership (an archived
-          membership, or an archived team, gives nothing);
-        - everyone: every internal user (never a portal user).
+        An email is seen when *any* of its sharers lets ``user`` see it
+        (``crm.mail.interaction.share._visible_domain``: private, team,
+        everyone).
 
         With ``company_ids`` (list of ids), the email must also belong to one of
         these companies (or to none): record rules' subqueries run as
         superuser, so a rule on another model must say it itself.
         """
-        active_team = [("active", "=", True), ("crm_team_id.active", "=", True)]
-        teammates = [
-            *active_team,
-            ("crm_team_id.crm_team_member_ids", "any", [("active", "=", True), ("user_id", "=", user.id)]),
-        ]
-        domain = [
-            "|",
-            "|",
-            ("owner_id", "=", user.id),
-            ("sharing", "=", "everyone" if not user.share else "nobody"),
-            "&",
-            ("sharing", "=", "team"),
-            ("owner_id.crm_team_member_ids", "any", teammates),
-        ]
+        domain = [("share_ids", "any", self.env["crm.mail.interaction.share"]._visible_domain(user))]
         if company_ids is not None:
             domain = ["&", "|", ("company_id", "=", False), ("company_id", "in", list(company_ids)), *domain]
         return domain
@@ -141,15 +165,16 @@ class CrmMailInteraction(models.Model):
         every message that carries no logged email, and those whose email
         ``_sharing_domain(user, company_ids)`` lets them see.
 
-        Written as plain SQL on columns of ``mail_message`` (the email's owner,
-        sharing and company, stored related fields) behind
-        ``crm_mail_interaction_id IS NULL OR``, with the reader's teammates
-        computed once per query: no join, no per-row subquery, and a query as
-        cheap to plan as without the addon, so ordinary
-        chatter, Discuss and ``mail.message`` searches cost what they cost
-        without it (bench/chatter.py measures it). ``('crm_mail_interaction_id',
-        'any', _sharing_domain)`` cost every read of any message about twice:
-        PostgreSQL planned the ORM's nested subqueries each time (issue 13).
+        Written as plain SQL behind ``crm_mail_interaction_id IS NULL OR``, on
+        columns of ``mail_message`` (the email's company and widest sharing,
+        stored related fields): a message of an email shared with everyone
+        is decided on its own row; only the others look at the email's
+        sharers (one indexed probe of ``crm_mail_interaction_share``), with
+        the reader's teammates computed once per query. Ordinary chatter,
+        Discuss and ``mail.message`` searches cost what they cost without the
+        addon (bench/chatter.py measures it): ``('crm_mail_interaction_id',
+        'any', _sharing_domain)`` cost every read of any message about twice,
+        PostgreSQL planning the ORM's nested subqueries each time (issue 13).
         """
         sharing = self._sharing_domain(user, company_ids)
         companies = sorted(company_ids or [])
@@ -161,27 +186,27 @@ class CrmMailInteraction(models.Model):
             # test_security_boundary and test_interaction_log check both agree.
             # The ORM cannot tell which columns this SQL reads: flush them
             # (a sharing changed on the email is recomputed onto its messages).
-            model.flush_model(
-                ["crm_mail_interaction_id", "crm_mail_owner_id", "crm_mail_sharing", "crm_mail_company_id"]
-            )
+            model.flush_model(["crm_mail_interaction_id", "crm_mail_sharing", "crm_mail_company_id"])
+            self.env["crm.mail.interaction.share"].flush_model(["interaction_id", "owner_id", "sharing"])
             self.env["crm.team.member"].flush_model(["user_id", "crm_team_id", "active"])
             self.env["crm.team"].flush_model(["active"])
-            message_email = SQL.identifier(alias, "crm_mail_interaction_id")
             column = partial(SQL.identifier, alias)
             return SQL(
                 """(%(email)s IS NULL OR (
                     (%(company)s IS NULL OR %(company)s = ANY(%(companies)s))
-                    AND (%(owner)s = %(uid)s OR %(sharing)s = %(everyone)s
-                         OR (%(sharing)s = 'team' AND %(owner)s = ANY(ARRAY(
-                             SELECT owner.user_id
-                               FROM crm_team_member owner
-                               JOIN crm_team team ON team.id = owner.crm_team_id AND team.active
-                               JOIN crm_team_member me ON me.crm_team_id = team.id AND me.active
-                                                      AND me.user_id = %(uid)s
-                              WHERE owner.active))))))""",
-                email=message_email,
+                    AND (%(sharing)s = %(everyone)s OR EXISTS (
+                        SELECT 1 FROM crm_mail_interaction_share sharer
+                         WHERE sharer.interaction_id = %(email)s
+                           AND (sharer.owner_id = %(uid)s OR sharer.sharing = %(everyone)s
+                                OR (sharer.sharing = 'team' AND sharer.owner_id = ANY(ARRAY(
+                                    SELECT owner.user_id
+                                      FROM crm_team_member owner
+                                      JOIN crm_team team ON team.id = owner.crm_team_id AND team.active
+                                      JOIN crm_team_member me ON me.crm_team_id = team.id AND me.active
+                                                             AND me.user_id = %(uid)s
+                                     WHERE owner.active))))))))""",
+                email=column("crm_mail_interaction_id"),
                 company=column("crm_mail_company_id"),
-                owner=column("crm_mail_owner_id"),
                 sharing=column("crm_mail_sharing"),
                 companies=companies,
                 uid=user.id,
@@ -232,25 +257,55 @@ class CrmMailInteraction(models.Model):
             body = warning + Markup(body or "")
         return body
 
-    @api.depends("owner_id")
-    def _compute_owner_key(self):
+    @api.depends("share_ids.owner_id", "share_ids.account_id")
+    def _compute_first_sharer(self):
+        # As the reader: the sharers they may see (a private sharer is not
+        # named to those another sharer lets see the email).
         for interaction in self:
-            interaction.owner_key = interaction.owner_id.id or 0
+            shares = interaction.share_ids.sorted("id")
+            interaction.owner_ids = shares.owner_id
+            interaction.owner_id = shares[:1].owner_id
+            interaction.account_id = shares.account_id[:1]
+
+    @api.depends("share_ids.sharing", "share_ids.direction")
+    def _compute_sharers(self):
+        for interaction in self:
+            shares = interaction.sudo().share_ids
+            interaction.sharing = max(shares.mapped("sharing") or ["private"], key=SHARING_ORDER.__getitem__)
+            interaction.direction = matching.SENT if matching.SENT in shares.mapped("direction") else matching.RECEIVED
+
+    def _search_owner_id(self, operator, value):
+        return [("share_ids", "any", [("owner_id", operator, value)])]
+
+    def _search_account_id(self, operator, value):
+        return [("share_ids", "any", [("account_id", operator, value)])]
 
     def unlink(self):
-        # Attachments belong to the logged email: they go with it.
+        """Deleting a logged email as a user removes what *they* shared of it
+        (their sharers); the email goes with its last sharer. The sync and
+        administrators' code (superuser) delete the email itself."""
         self.check_access("unlink")
+        if not self.env.su:
+            mine = self.sudo().share_ids.filtered(lambda share: share.owner_id == self.env.user)
+            mine.unlink()
+            return True
+        return self._delete_email()
+
+    def _delete_email(self):
+        # Attachments belong to the logged email: they go with it.
         Attachment = self.env["ir.attachment"].sudo()
         Attachment.search([("res_model", "=", self._name), ("res_id", "in", self.ids)]).unlink()
-        return super().unlink()
+        return super(CrmMailInteraction, self.sudo()).unlink()
 
     # -- matching --------------------------------------------------------
     @api.model
     def _match(self, account, headers_list):
         """For each message (``mailsync.message.Headers``), the contacts and open
         leads it concerns: ``[(headers, partner ids, lead ids)]``, only for the
-        messages that concern at least one. A few indexed queries per batch,
-        whatever its size."""
+        messages that concern at least one: by address, and by thread (its
+        In-Reply-To or References naming a logged email of a lead, or a
+        message of Odoo's own on a lead or a contact). A few indexed queries
+        per batch, whatever its size."""
         scope = account._matching_scope()
         keys = [matching.external_keys(headers, scope) for headers in headers_list]
         all_keys = sorted(set().union(*keys))
@@ -300,7 +355,7 @@ class CrmMailInteraction(models.Model):
                 if partner_id:
                     leads_by_partner[partner_id].add(lead_id)
 
-        leads_by_thread = defaultdict(set)
+        leads_by_thread, partners_by_thread = defaultdict(set), defaultdict(set)
         if thread_ids:
             rows = self.env.execute_query(
                 SQL(
@@ -313,6 +368,26 @@ class CrmMailInteraction(models.Model):
             )
             for message_id, lead_id in rows:
                 leads_by_thread[message_id].add(lead_id)
+            # Odoo's own mail: sent from a chatter, or received through an
+            # alias (issue 13). A reply in its thread is logged on its record,
+            # whoever sent it.
+            rows = self.env.execute_query(
+                SQL(
+                    """SELECT m.message_id, m.model, m.res_id FROM mail_message m
+                         LEFT JOIN crm_lead l ON m.model = 'crm.lead' AND l.id = m.res_id
+                         LEFT JOIN res_partner p ON m.model = 'res.partner' AND p.id = m.res_id
+                        WHERE m.message_id = ANY(%(refs)s) AND m.crm_mail_interaction_id IS NULL
+                          AND ((l.active AND (l.company_id IS NULL OR l.company_id = %(company)s))
+                               OR (p.active AND (p.company_id IS NULL OR p.company_id = %(company)s)))""",
+                    refs=thread_ids,
+                    company=company,
+                )
+            )
+            for message_id, model, res_id in rows:
+                if model == "crm.lead":
+                    leads_by_thread[message_id].add(res_id)
+                else:
+                    partners_by_thread[message_id].add(res_id)
 
         matches = []
         for headers, message_keys in zip(headers_list, keys, strict=True):
@@ -320,6 +395,7 @@ class CrmMailInteraction(models.Model):
             leads = {lid for key in message_keys for lid in leads_by_key.get(key, ())}
             leads |= {lid for pid in partners for lid in leads_by_partner.get(pid, ())}
             leads |= {lid for ref in headers.thread_ids() for lid in leads_by_thread.get(ref, ())}
+            partners |= {pid for ref in headers.thread_ids() for pid in partners_by_thread.get(ref, ())}
             if partners or leads:
                 matches.append((headers, sorted(partners), sorted(leads)))
         return matches
@@ -328,31 +404,56 @@ class CrmMailInteraction(models.Model):
     @api.model
     def _log(self, account, items, role=None, owner=None):
         """Log ``[(content, partner ids, lead ids)]`` (``content`` a
-        ``mailsync.message.Content``) for the mailbox's owner (or ``owner``, a
-        ``res.users`` record, possibly empty for a company-wide entry: the
-        company logging mailbox decides it per message); messages already
-        logged for that owner are skipped. ``role``: the folder's
-        (``"inbox"``, ``"sent"``, or None), which decides the direction. A
-        received message gets the receiving server's verdict on its sender
-        (``mailsync.authentication``). Returns the new interactions."""
+        ``mailsync.message.Content``) as shared by this mailbox for its owner
+        (or ``owner``, a ``res.users`` record, possibly empty for a
+        company-wide entry: the company logging mailbox decides it per
+        message). ``role``: the folder's (``"inbox"``, ``"sent"``, or None),
+        which decides the direction for that owner. A received message gets
+        the receiving server's verdict on its sender
+        (``mailsync.authentication``).
+
+        A message the company already holds (same identity) is not logged
+        again: the mailbox becomes one more sharer of that email (its
+        content is not read: a headers-only ``content`` is enough), and the
+        email gains the contacts and leads this mailbox found for it. A
+        message this mailbox already shares is skipped.
+
+        Returns the emails logged or shared by this call.
+
+        :raises LoggedConcurrently: another transaction logged one of these
+            messages since this one began (``UNIQUE(company, message_key)``);
+            roll back and call again.
+        """
         self = self.sudo()
         owner = account.user_id if owner is None else owner
         scope = account._matching_scope()
         trusted = account._trusted_authserv_ids()
         keys = [content.headers.identity for content, _partners, _leads in items]
-        done = set(
-            self.with_context(active_test=False)
-            .search([("owner_key", "=", owner.id or 0), ("message_key", "in", keys)])
-            .mapped("message_key")
-        )
-        vals_list, contents = [], []
+        existing = {
+            email.message_key: email
+            for email in self.with_context(active_test=False).search(
+                [("company_id", "=", account.company_id.id), ("message_key", "in", keys)]
+            )
+        }
+        vals_list, contents, joined, done = [], [], [], set()
         for content, partner_ids, lead_ids in items:
             headers = content.headers
             if headers.identity in done:
                 continue
             done.add(headers.identity)
-            contents.append(content)
             direction = matching.direction(headers, scope, role)
+            sharer = {
+                "account_id": account.id,
+                "owner_id": owner.id,
+                "sharing": account.sharing,
+                "direction": direction,
+            }
+            email = existing.get(headers.identity)
+            if email:
+                if not email.share_ids.filtered(lambda s: s.account_id == account and s.owner_id == owner):
+                    joined.append((email, sharer, partner_ids, lead_ids))
+                continue
+            contents.append(content)
             check = authentication.NONE
             if direction == matching.RECEIVED:
                 check = authentication.verdict(headers.authentication_results, trusted)
@@ -362,11 +463,8 @@ class CrmMailInteraction(models.Model):
                     "message_key": headers.identity,
                     "message_id": headers.message_id or False,
                     "thread_refs": " ".join(headers.thread_ids()) or False,
-                    "owner_id": owner.id,
-                    "account_id": account.id,
                     "company_id": account.company_id.id,
-                    "sharing": account.sharing,
-                    "direction": direction,
+                    "share_ids": [fields.Command.create(sharer)],
                     "sender_check": check,
                     "date": headers.date.replace(tzinfo=None) if headers.date else fields.Datetime.now(),
                     "sender": _format_addresses(headers.sender),
@@ -377,11 +475,36 @@ class CrmMailInteraction(models.Model):
                     "lead_ids": [fields.Command.set(lead_ids)],
                 }
             )
-        # One create per kind of record for the whole batch.
-        created = self.create(vals_list)
+        try:
+            # One create per kind of record for the whole batch. The unique
+            # index decides between two workers logging the same message:
+            # the second waits for the first to commit, then fails here.
+            with self.env.cr.savepoint():
+                created = self.create(vals_list)
+                self.env["crm.mail.interaction.share"].create(
+                    [{**sharer, "interaction_id": email.id} for email, sharer, _p, _l in joined]
+                )
+                self.env.flush_all()
+        except psycopg2.errors.SerializationFailure as error:
+            raise LoggedConcurrently(str(error)) from None
+        except psycopg2.errors.UniqueViolation as error:
+            if error.diag.table_name in (self._table, "crm_mail_interaction_share"):
+                raise LoggedConcurrently(str(error)) from None
+            raise
         created._store_attachments(contents)
         created._post_in_chatters()
-        return created
+        for email, _sharer, partner_ids, lead_ids in joined:
+            new_partners = set(partner_ids) - set(email.partner_ids.ids)
+            new_leads = set(lead_ids) - set(email.lead_ids.ids)
+            if new_partners or new_leads:
+                email.write(
+                    {
+                        "partner_ids": [fields.Command.link(pid) for pid in sorted(new_partners)],
+                        "lead_ids": [fields.Command.link(lid) for lid in sorted(new_leads)],
+                    }
+                )
+                email._update_chatters()
+        return created | self.browse([email.id for email, *_rest in joined])
 
     @api.model
     def _body_html(self, content):
@@ -424,15 +547,21 @@ class CrmMailInteraction(models.Model):
     def _post_in_chatters(self, records=None):
         """An email-style entry in the chatter of each contact and opportunity
         of each interaction (or only of ``records``: ``[(model, id)]``, for a
-        single interaction). One create for all."""
+        single interaction). One create for all.
+
+        A record whose chatter already holds the email's Message-ID (Odoo
+        sent it from there, or received it through an alias) gets no entry:
+        one Message-ID is one entry per record."""
         note = self.env.ref("mail.mt_note").id
         authors = self._authors()
+        held = self._held_by_odoo()
         vals_list = []
         for interaction in self:
             targets = records
             if targets is None:
                 targets = [("res.partner", pid) for pid in interaction.partner_ids.ids]
                 targets += [("crm.lead", lid) for lid in interaction.lead_ids.ids]
+            targets = [target for target in targets if (interaction.message_id, *target) not in held]
             values = {
                 "message_type": "email",
                 "subtype_id": note,
@@ -450,16 +579,36 @@ class CrmMailInteraction(models.Model):
         if vals_list:
             self.env["mail.message"].sudo().create(vals_list)
 
+    def _held_by_odoo(self):
+        """``{(Message-ID, model, res_id)}``: the records whose chatter holds one
+        of these emails' Message-IDs as Odoo's own message (not a logged
+        email's entry): sent from Odoo, or received through an alias."""
+        message_ids = sorted(set(filter(None, self.mapped("message_id"))))
+        if not message_ids:
+            return set()
+        self.env["mail.message"].flush_model(["message_id", "model", "res_id", "crm_mail_interaction_id"])
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT message_id, model, res_id FROM mail_message
+                    WHERE message_id = ANY(%s) AND model IN ('res.partner', 'crm.lead') AND res_id IS NOT NULL
+                      AND crm_mail_interaction_id IS NULL""",
+                message_ids,
+            )
+        )
+        return set(rows)
+
     def _authors(self):
-        """``{interaction id: author partner id}``: the owner for sent mail, the
-        sender's contact (main or secondary address) for received mail, no
-        one for a received email whose sender failed the check (its From may
-        be forged: the entry shows the From as written, as no contact's)."""
+        """``{interaction id: author partner id}``: the colleague who sent it for
+        sent mail, the sender's contact (main or secondary address) for
+        received mail, no one for a received email whose sender failed the
+        check (its From may be forged: the entry shows the From as written,
+        as no contact's)."""
         keys = {}
         authors = {}
         for interaction in self:
-            if interaction.direction == matching.SENT and interaction.owner_id:
-                authors[interaction.id] = interaction.owner_id.partner_id.id
+            senders = interaction.share_ids.filtered(lambda s: s.direction == matching.SENT and s.owner_id)
+            if interaction.direction == matching.SENT and senders:
+                authors[interaction.id] = senders.sorted("id")[0].owner_id.partner_id.id
             elif interaction.sender_check == authentication.FAIL:
                 authors[interaction.id] = False
             elif interaction.sender:
@@ -513,6 +662,19 @@ class CrmMailInteraction(models.Model):
             "show_images": _("Show images"),
             "images_blocked": _("Remote images are not shown, to protect your privacy."),
         }
+        # "Shared by": the sharers that let ``user`` see the email (a private
+        # sharer is not named to others), the widest of their sharings.
+        Share = self.env["crm.mail.interaction.share"].sudo()
+        shares = Share.search(
+            [("interaction_id", "in", readable.ids), *Share._visible_domain(user)], order="interaction_id, id"
+        )
+        sharers, widest = defaultdict(dict), {}
+        company_name = self.env.company.name
+        for share in shares:
+            email_id = share.interaction_id.id
+            sharers[email_id][share.owner_id.name or share.company_id.name or company_name] = True
+            if SHARING_ORDER[share.sharing] >= SHARING_ORDER.get(widest.get(email_id), -1):
+                widest[email_id] = share.sharing
         result = {}
         for interaction in readable.sudo():
             leads = interaction.lead_ids.filtered(lambda lead: lead.active and lead.type == "opportunity")
@@ -522,8 +684,8 @@ class CrmMailInteraction(models.Model):
                 "interaction_id": interaction.id,
                 "header": [[label, value] for label, value in lines if value],
                 "date": format_datetime(env, interaction.date, tz=user.tz or False) if interaction.date else "",
-                "shared_by": interaction.owner_id.name or "",
-                "sharing": sharing_labels.get(interaction.sharing, ""),
+                "shared_by": ", ".join(sharers.get(interaction.id, {})),
+                "sharing": sharing_labels.get(widest.get(interaction.id), ""),
                 "labels": labels,
                 "can_open_email": True,
                 "can_create_opportunity": bool(may_sell and not lead),

@@ -529,8 +529,9 @@ class CrmMailBlockedSender(models.Model):
                 ]
             )
             doomed = candidates.filtered(lambda i, rule=rule: _blocked_interaction(i, rule))
-            doomed.mail_message_ids.sudo().unlink()
-            doomed.unlink()
+            # What this user shared of them: an email a colleague shares too
+            # stays for them; one left without a sharer goes (with its entries).
+            doomed.share_ids.filtered(lambda s, user=blocked.user_id: s.owner_id == user).unlink()
             Sender.search([("user_id", "=", blocked.user_id.id), ("email", "ilike", needle)]).filtered(
                 lambda s, rule=rule: rule.matches(s.email)
             ).unlink()
