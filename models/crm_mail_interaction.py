@@ -258,11 +258,14 @@ class CrmMailInteraction(models.Model):
         return body
 
     @api.depends("share_ids.owner_id", "share_ids.account_id")
+    @api.depends_context("uid")
     def _compute_first_sharer(self):
         # As the reader: the sharers they may see (a private sharer is not
         # named to those another sharer lets see the email).
         for interaction in self:
             shares = interaction.share_ids.sorted("id")
+            if not self.env.su:
+                shares = shares._filtered_access("read")
             interaction.owner_ids = shares.owner_id
             interaction.owner_id = shares[:1].owner_id
             interaction.account_id = shares.account_id[:1]

@@ -227,12 +227,15 @@ class TestSharedEmailOverRpc(HttpCase, SharedEmailCase):
         expected = {"sam": True, "tina": True, "otto": True, "uma": False, "vic": False}
         for login, visible in expected.items():
             self.authenticate(login, login)
-            route = json.dumps(self.thread_messages(self.customer))
+            answer = self.thread_messages(self.customer)
+            route = json.dumps(answer)
             rpc = json.dumps(self.search_read())
             self.assertEqual((SUBJECT in route, SUBJECT in rpc), (visible, visible), login)
             if visible:
-                self.assertEqual(route.count(SUBJECT), 1, "one entry")
-                self.assertIn("Shared by", route)
+                shown = [m for m in answer["data"]["mail.message"] if m.get("crm_mail_sync")]
+                self.assertEqual(len(shown), 1, "one entry")
+                self.assertIn(shown[0]["id"], answer["messages"])
+                self.assertEqual(shown[0]["crm_mail_sync"]["labels"]["shared_by"], "Shared by")
 
 
 @tagged("post_install", "-at_install")
