@@ -505,10 +505,12 @@ class CrmMailAccount(models.Model):
 
         Idempotent: a message this mailbox already shares is neither fetched
         nor logged again; one a colleague's mailbox logged is not fetched
-        either, this mailbox becomes one more sharer of it. A message larger than the size limit (decided by its
-        RFC822.SIZE, before any download) is logged from its headers with a
-        note; one that cannot be logged is recorded as skipped and does not
-        stop the batch. Returns the new interactions.
+        either, this mailbox becomes one more sharer of it. A message larger
+        than the size limit (decided by its RFC822.SIZE, before any download)
+        is logged from its headers with a note; one that cannot be logged is
+        recorded as skipped and does not stop the batch. Each message's header
+        record (UID, size) travels with its headers, and the matching scope
+        is computed once for the batch. Returns the new interactions.
         """
         self.ensure_one()
         Interaction = self.env["crm.mail.interaction"].sudo()
@@ -532,35 +534,33 @@ class CrmMailAccount(models.Model):
         in_company = set(held.mapped("message_key"))  # logged by a colleague: this mailbox only joins it
         fresh = [(record, headers) for record, headers in pending if headers.identity not in known]
         fresh = self._exclude_by_rules(fresh)  # issue 17: bulk, auto-replies, invitations (crm_mail_prospects.py)
-        record_of = {id(headers): record for record, headers in fresh}
+        scope = self._matching_scope()
         max_message = self._size_limit("crm_mail_sync.max_message_mb", DEFAULT_MAX_MESSAGE_MB)
         logged = Interaction.browse()
         chunk, chunk_bytes = [], 0
-        matches = Interaction._match(self, [headers for _record, headers in fresh])
-        matches += self._after_match(batch, uidvalidity, fresh, matches)  # issue 17: contacts by policy, New Senders
-        for headers, partners, leads in matches:
-            record = record_of[id(headers)]
+        matches = Interaction._match(self, fresh, scope=scope)
+        # issue 17: contacts by policy, New Senders
+        matches += self._after_match(batch, uidvalidity, fresh, matches, scope)
+        for record, headers, partners, leads in matches:
+            content = None
             if headers.identity in in_company:
                 # One copy per company: its body is not downloaded again.
                 content = message.Content(headers=headers)
-                logged |= self._log_isolated(
-                    batch.folder, uidvalidity, [(record, content, partners, leads)], role=batch.role
-                )[0]
-                continue
-            if record.size > max_message:
+            elif record.size > max_message:
                 content = self._oversized_content(headers, record.size, max_message)
+            if content is not None:
                 logged |= self._log_isolated(
-                    batch.folder, uidvalidity, [(record, content, partners, leads)], role=batch.role
+                    batch.folder, uidvalidity, [(record, content, partners, leads)], role=batch.role, scope=scope
                 )[0]
                 continue
             chunk.append((record, headers, partners, leads))
             chunk_bytes += record.size
             if len(chunk) >= BODY_CHUNK_MESSAGES or chunk_bytes >= BODY_CHUNK_BYTES:
-                logged |= self._log_chunk(batch, uidvalidity, chunk)
+                logged |= self._log_chunk(batch, uidvalidity, chunk, scope)
                 chunk, chunk_bytes = [], 0
-        return logged | self._log_chunk(batch, uidvalidity, chunk)
+        return logged | self._log_chunk(batch, uidvalidity, chunk, scope)
 
-    def _log_chunk(self, batch, uidvalidity, chunk):
+    def _log_chunk(self, batch, uidvalidity, chunk, scope=None):
         """Download, parse and log ``chunk`` (``[(record, headers, partner ids,
         lead ids)]``); only this chunk's bodies are held in memory."""
         if not chunk:
@@ -580,15 +580,16 @@ class CrmMailAccount(models.Model):
             raw = None  # the parsed content is what is logged: the raw bytes can go now
             items.append((record, content, partners, leads))
         del bodies
-        return self._log_isolated(batch.folder, uidvalidity, items, role=batch.role)[0]
+        return self._log_isolated(batch.folder, uidvalidity, items, role=batch.role, scope=scope)[0]
 
-    def _log_isolated(self, folder, uidvalidity, items, role=None):
+    def _log_isolated(self, folder, uidvalidity, items, role=None, scope=None):
         """Log ``items`` (``[(record, content, partner ids, lead ids)]``, where
         a record has ``uid`` and ``size``) in one go; if that fails, one by
         one, so that a message that cannot be logged is recorded as skipped
         and costs only itself. Database connection and serialization failures
         are not the message's fault: they propagate. ``role``: the folder's
-        (``"inbox"``, ``"sent"``), which decides the direction.
+        (``"inbox"``, ``"sent"``), which decides the direction; ``scope``: the
+        mailbox's matching scope, when the caller computed it for the batch.
 
         Returns ``(new interactions, records skipped)``."""
         Interaction = self.env["crm.mail.interaction"].sudo()
@@ -596,14 +597,14 @@ class CrmMailAccount(models.Model):
             return Interaction.browse(), []
         try:
             with self.env.cr.savepoint():
-                return Interaction._log(self, [item[1:] for item in items], role=role), []
+                return Interaction._log(self, [item[1:] for item in items], role=role, scope=scope), []
         except (psycopg2.OperationalError, psycopg2.InterfaceError, LoggedConcurrently):
             raise
         except Exception as error:  # noqa: BLE001 - mail from strangers: isolate, record, go on
             if len(items) > 1:
                 logged, skipped = Interaction.browse(), []
                 for item in items:
-                    one_logged, one_skipped = self._log_isolated(folder, uidvalidity, [item], role=role)
+                    one_logged, one_skipped = self._log_isolated(folder, uidvalidity, [item], role=role, scope=scope)
                     logged |= one_logged
                     skipped += one_skipped
                 return logged, skipped
@@ -683,10 +684,10 @@ class CrmMailAccount(models.Model):
                     account._skip(folder, uidvalidity, record, error)
                     failed += 1
                     continue
-                matches = Interaction._match(account, [content.headers])
+                matches = Interaction._match(account, [(record, content.headers)])
                 logged, still = Interaction.browse(), []
                 if matches:
-                    _headers, partners, leads = matches[0]
+                    _record, _headers, partners, leads = matches[0]
                     logged, still = account._log_isolated(
                         folder, uidvalidity, [(record, content, partners, leads)], role=role
                     )

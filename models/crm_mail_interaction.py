@@ -8,7 +8,7 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.exceptions import ConcurrencyError
 from odoo.fields import Domain
-from odoo.tools import SQL, escape_psql, format_datetime, plaintext2html
+from odoo.tools import SQL, escape_psql, format_datetime, mute_logger, plaintext2html
 from odoo.tools.mimetypes import guess_mimetype
 
 from ..mailsync import authentication, matching
@@ -302,14 +302,19 @@ class CrmMailInteraction(models.Model):
 
     # -- matching --------------------------------------------------------
     @api.model
-    def _match(self, account, headers_list):
-        """For each message (``mailsync.message.Headers``), the contacts and open
-        leads it concerns: ``[(headers, partner ids, lead ids)]``, only for the
+    def _match(self, account, items, scope=None):
+        """For each message of ``items`` (``[(tag, headers)]``: ``headers`` a
+        ``mailsync.message.Headers``, ``tag`` whatever the caller carries with
+        it, e.g. its header record and UID), the contacts and open leads it
+        concerns: ``[(tag, headers, partner ids, lead ids)]``, only for the
         messages that concern at least one: by address, and by thread (its
         In-Reply-To or References naming a logged email of a lead, or a
-        message of Odoo's own on a lead or a contact). A few indexed queries
-        per batch, whatever its size."""
-        scope = account._matching_scope()
+        message of Odoo's own on a lead or a contact). ``scope``: the
+        mailbox's ``_matching_scope()``, computed once per batch by the
+        caller (else here). A few indexed queries per batch, whatever its
+        size."""
+        scope = scope or account._matching_scope()
+        headers_list = [headers for _tag, headers in items]
         keys = [matching.external_keys(headers, scope) for headers in headers_list]
         all_keys = sorted(set().union(*keys))
         thread_ids = sorted({ref for headers in headers_list for ref in headers.thread_ids()})
@@ -319,25 +324,7 @@ class CrmMailInteraction(models.Model):
             self.env[model].flush_model()
         company = account.company_id.id
 
-        partners_by_key = defaultdict(set)
-        if all_keys:
-            rows = self.env.execute_query(
-                SQL(
-                    """SELECT mail_match_key, id FROM res_partner
-                        WHERE mail_match_key = ANY(%(keys)s) AND active
-                          AND (company_id IS NULL OR company_id = %(company)s)
-                       UNION
-                       SELECT e.email_key, p.id FROM crm_mail_partner_email e
-                         JOIN res_partner p ON p.id = e.partner_id
-                        WHERE e.email_key = ANY(%(keys)s) AND p.active
-                          AND (p.company_id IS NULL OR p.company_id = %(company)s)""",
-                    keys=all_keys,
-                    company=company,
-                )
-            )
-            for key, partner_id in rows:
-                partners_by_key[key].add(partner_id)
-
+        partners_by_key = self._partners_by_key(all_keys, company)
         partner_ids = sorted({pid for pids in partners_by_key.values() for pid in pids})
         leads_by_key, leads_by_partner = defaultdict(set), defaultdict(set)
         if all_keys:
@@ -393,25 +380,56 @@ class CrmMailInteraction(models.Model):
                     partners_by_thread[message_id].add(res_id)
 
         matches = []
-        for headers, message_keys in zip(headers_list, keys, strict=True):
+        for (tag, headers), message_keys in zip(items, keys, strict=True):
             partners = {pid for key in message_keys for pid in partners_by_key.get(key, ())}
             leads = {lid for key in message_keys for lid in leads_by_key.get(key, ())}
             leads |= {lid for pid in partners for lid in leads_by_partner.get(pid, ())}
             leads |= {lid for ref in headers.thread_ids() for lid in leads_by_thread.get(ref, ())}
             partners |= {pid for ref in headers.thread_ids() for pid in partners_by_thread.get(ref, ())}
             if partners or leads:
-                matches.append((headers, sorted(partners), sorted(leads)))
+                matches.append((tag, headers, sorted(partners), sorted(leads)))
         return matches
+
+    @api.model
+    def _partners_by_key(self, keys, company_id=None):
+        """The one way from address keys to contacts: ``{key: {partner id}}``
+        of the active contacts whose main or secondary address
+        (``crm.mail.partner.email``) has one of ``keys``
+        (``mailsync.addresses.normalize``), restricted to those of
+        ``company_id`` or of no company when it is given. One query."""
+        found = defaultdict(set)
+        keys = sorted(set(filter(None, keys)))
+        if not keys:
+            return found
+        self.env["res.partner"].flush_model(["mail_match_key", "active", "company_id"])
+        self.env["crm.mail.partner.email"].flush_model(["email_key", "partner_id"])
+        company = SQL("AND (p.company_id IS NULL OR p.company_id = %s)", company_id) if company_id else SQL()
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT p.mail_match_key, p.id FROM res_partner p
+                    WHERE p.mail_match_key = ANY(%(keys)s) AND p.active %(company)s
+                   UNION
+                   SELECT e.email_key, p.id FROM crm_mail_partner_email e
+                     JOIN res_partner p ON p.id = e.partner_id
+                    WHERE e.email_key = ANY(%(keys)s) AND p.active %(company)s""",
+                keys=keys,
+                company=company,
+            )
+        )
+        for key, partner_id in rows:
+            found[key].add(partner_id)
+        return found
 
     # -- logging ---------------------------------------------------------
     @api.model
-    def _log(self, account, items, role=None, owner=None):
+    def _log(self, account, items, role=None, owner=None, scope=None):
         """Log ``[(content, partner ids, lead ids)]`` (``content`` a
         ``mailsync.message.Content``) as shared by this mailbox for its owner
         (or ``owner``, a ``res.users`` record, possibly empty for a
         company-wide entry: the company logging mailbox decides it per
         message). ``role``: the folder's (``"inbox"``, ``"sent"``, or None),
-        which decides the direction for that owner. A received message gets
+        which decides the direction for that owner (``scope``: the mailbox's
+        ``_matching_scope()`` when the caller has it). A received message gets
         the receiving server's verdict on its sender
         (``mailsync.authentication``).
 
@@ -429,7 +447,7 @@ class CrmMailInteraction(models.Model):
         """
         self = self.sudo()
         owner = account.user_id if owner is None else owner
-        scope = account._matching_scope()
+        scope = scope or account._matching_scope()
         trusted = account._trusted_authserv_ids()
         keys = [content.headers.identity for content, _partners, _leads in items]
         existing = {
@@ -481,8 +499,10 @@ class CrmMailInteraction(models.Model):
         try:
             # One create per kind of record for the whole batch. The unique
             # index decides between two workers logging the same message:
-            # the second waits for the first to commit, then fails here.
-            with self.env.cr.savepoint():
+            # the second waits for the first to commit, then fails here (an
+            # expected outcome: not logged as a bad query, as Odoo's own
+            # mail.presence does).
+            with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
                 created = self.create(vals_list)
                 self.env["crm.mail.interaction.share"].create(
                     [{**sharer, "interaction_id": email.id} for email, sharer, _p, _l in joined]
@@ -617,12 +637,7 @@ class CrmMailInteraction(models.Model):
             elif interaction.sender:
                 keys[interaction.id] = normalize(interaction.sender.rsplit("<", 1)[-1].rstrip(">"))
         if keys:
-            wanted = sorted(set(filter(None, keys.values())))
-            by_key = {}
-            for address in self.env["crm.mail.partner.email"].sudo().search([("email_key", "in", wanted)]):
-                by_key.setdefault(address.email_key, set()).add(address.partner_id.id)
-            for partner in self.env["res.partner"].sudo().search([("mail_match_key", "in", wanted)]):
-                by_key.setdefault(partner.mail_match_key, set()).add(partner.id)
+            by_key = self._partners_by_key(keys.values())
             for interaction in self.filtered(lambda i: i.id in keys):
                 linked = by_key.get(keys[interaction.id], set()) & set(interaction.partner_ids.ids)
                 authors[interaction.id] = min(linked) if linked else False
@@ -630,9 +645,8 @@ class CrmMailInteraction(models.Model):
 
     def _partner_of(self, key):
         """The linked contact with this address (main or secondary), if any."""
-        return self.partner_ids.filtered(
-            lambda partner: key and key in (partner.mail_match_key, *partner.secondary_email_ids.mapped("email_key"))
-        )[:1]
+        found = self._partners_by_key([key]).get(key, set())
+        return self.partner_ids.filtered(lambda partner: partner.id in found)[:1]
 
     def _chatter_display(self, user):
         """What the chatter shows around each of these emails' entries, for
