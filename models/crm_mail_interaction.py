@@ -292,13 +292,15 @@ class CrmMailInteraction(models.Model):
             mine = self.sudo().share_ids.filtered(lambda share: share.owner_id == self.env.user)
             mine.unlink()
             return True
-        return self._delete_email()
-
-    def _delete_email(self):
         # Attachments belong to the logged email: they go with it.
         Attachment = self.env["ir.attachment"].sudo()
         Attachment.search([("res_model", "=", self._name), ("res_id", "in", self.ids)]).unlink()
-        return super(CrmMailInteraction, self.sudo()).unlink()
+        return super().unlink()
+
+    def _delete_email(self):
+        """Delete these emails whoever shares them (their chatter entries,
+        sharers and attachments go too)."""
+        return self.sudo().unlink()
 
     # -- matching --------------------------------------------------------
     @api.model
