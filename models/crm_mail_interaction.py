@@ -8,7 +8,7 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.exceptions import ConcurrencyError
 from odoo.fields import Domain
-from odoo.tools import SQL, escape_psql, format_datetime, mute_logger, plaintext2html
+from odoo.tools import SQL, escape_psql, format_datetime, plaintext2html
 from odoo.tools.mimetypes import guess_mimetype
 
 from ..mailsync import authentication, matching
@@ -499,12 +499,10 @@ class CrmMailInteraction(models.Model):
                 }
             )
         try:
-            # One create per kind of record for the whole batch. The unique
-            # index decides between two workers logging the same message:
-            # the second waits for the first to commit, then fails here (an
-            # expected outcome: not logged as a bad query, as Odoo's own
-            # mail.presence does).
-            with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
+            # One create per kind of record for the whole batch, once the
+            # unique index has given this transaction these identities.
+            with self.env.cr.savepoint():
+                self._claim_identities(account.company_id.id, [vals["message_key"] for vals in vals_list])
                 created = self.create(vals_list)
                 self.env["crm.mail.interaction.share"].create(
                     [{**sharer, "interaction_id": email.id} for email, sharer, _p, _l in joined]
@@ -530,6 +528,42 @@ class CrmMailInteraction(models.Model):
                 )
                 email._update_chatters()
         return created | self.browse([email.id for email, *_rest in joined])
+
+    @api.model
+    def _claim_identities(self, company_id, keys):
+        """Reserve the message identities ``keys`` of ``company_id`` for this
+        transaction, through the unique index on (company, message_key): a
+        row is inserted for each and deleted at once (the index entry keeps
+        any other transaction inserting the same identity waiting until this
+        one ends; the ORM's create then inserts the real row). Done in SQL,
+        so that the expected failure is not logged as a bad query.
+
+        :raises LoggedConcurrently: another transaction logged one of them
+            since this one began (it waited for that one to commit).
+        """
+        if not keys:
+            return
+        cr = self.env.cr
+        try:
+            with cr.savepoint(flush=False):
+                cr.execute(
+                    SQL(
+                        """INSERT INTO crm_mail_interaction (message_key, company_id, create_uid, write_uid,
+                                                             create_date, write_date)
+                           SELECT key, %(company)s, %(uid)s, %(uid)s, %(now)s, %(now)s
+                             FROM unnest(%(keys)s::varchar[]) AS key
+                        RETURNING id""",
+                        company=company_id or None,
+                        uid=self.env.uid,
+                        now=cr.now(),
+                        keys=list(keys),
+                    ),
+                    log_exceptions=False,
+                )
+                claimed = [row[0] for row in cr.fetchall()]
+                cr.execute(SQL("DELETE FROM crm_mail_interaction WHERE id = ANY(%s)", claimed))
+        except (psycopg2.errors.UniqueViolation, psycopg2.errors.SerializationFailure) as error:
+            raise LoggedConcurrently(str(error)) from None
 
     @api.model
     def _body_html(self, content):

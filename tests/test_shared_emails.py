@@ -437,15 +437,15 @@ class TestConcurrentSharers(TransactionCase):
             accounts.write({"state": "connected"})
             ids, partner_id = accounts.ids, partner.id
         Interaction = type(self.env["crm.mail.interaction"])
-        original_create = Interaction.create
+        original_claim = Interaction._claim_identities
         barrier, waited, errors = threading.Barrier(2), threading.local(), []
 
-        def racing_create(model, vals_list):
+        def racing_claim(model, company_id, keys):
             # Both workers insert the email at the same moment (the first time).
-            if vals_list and not getattr(waited, "done", False):
+            if keys and not getattr(waited, "done", False):
                 waited.done = True
                 barrier.wait(30)
-            return original_create(model, vals_list)
+            return original_claim(model, company_id, keys)
 
         def worker():
             try:
@@ -458,7 +458,7 @@ class TestConcurrentSharers(TransactionCase):
                 errors.append(error)
 
         try:
-            with patch.object(Interaction, "create", racing_create):
+            with patch.object(Interaction, "_claim_identities", racing_claim):
                 threads = [threading.Thread(target=worker) for _n in range(2)]
                 for thread in threads:
                     thread.start()
