@@ -43,7 +43,7 @@ DEFAULT_BUDGET_SECONDS = 240
 RECONNECTS = 3  # a dropped connection is resumed within the run, unless it drops this often in a row
 POLL_BATCH = 32  # mailboxes claimed and idle-polled together
 SKIP_REASON_MAX = 500
-CONCURRENT_RETRIES = 3  # a batch is logged again when another worker logged one of its messages meanwhile
+CONCURRENT_RETRIES = 3  # a batch is read again when another worker logged one of its messages meanwhile
 
 
 class LeaseLost(Exception):
@@ -281,11 +281,21 @@ class CrmMailAccount(models.Model):
         account = self.sudo()
         committed = [0]  # batches committed in this run, by _sync_session
         try:
-            drops, progress_at_drop = 0, 0
+            drops, progress_at_drop, races = 0, 0, 0
             while True:
                 try:
                     finished = account._sync_session(deadline, token, committed)
                     break
+                except LoggedConcurrently:
+                    # Another worker logged one of the batch's messages (from a
+                    # colleague's mailbox) since this transaction began: resume
+                    # from the last commit, in a new transaction that sees it,
+                    # where this mailbox joins that email as a sharer.
+                    races += 1
+                    if races > CONCURRENT_RETRIES:
+                        raise
+                    account._rollback()
+                    _logger.info("Mailbox %s: a message was logged by another worker meanwhile; again.", account.id)
                 except engine_errors.ConnectionLost as error:
                     # Drops with progress between them are a flaky network the
                     # sync works through; RECONNECTS drops in a row are not.
@@ -348,7 +358,7 @@ class CrmMailAccount(models.Model):
                 if reader.listing is not None:
                     self._folders_listed(reader.listing)
                     reader.listing = None
-                logged = self._ingest_exactly_once(batch)
+                logged = self._ingest(batch)
                 self._hold_lease(token)
                 self.write(
                     {
@@ -362,22 +372,6 @@ class CrmMailAccount(models.Model):
                 if time.monotonic() >= deadline or remaining <= 0:
                     return False  # the next run resumes from the committed state
         return True
-
-    def _ingest_exactly_once(self, batch):
-        """:meth:`_ingest`, again in a new transaction when another worker
-        logged one of the batch's messages meanwhile (from a colleague's
-        mailbox): the second time, this mailbox joins that email as a sharer.
-        Nothing of the batch was committed yet; the folder state is written
-        after."""
-        for attempt in range(CONCURRENT_RETRIES):
-            try:
-                return self._ingest(batch)
-            except LoggedConcurrently:
-                if attempt == CONCURRENT_RETRIES - 1:
-                    raise
-                _logger.info("Mailbox %s: a message was logged by another worker meanwhile; again.", self.id)
-                self._rollback()
-        return self.env["crm.mail.interaction"]
 
     # -- the mailbox's protocol -------------------------------------------
     @contextlib.contextmanager
