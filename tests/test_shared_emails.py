@@ -19,6 +19,7 @@ from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.addons.crm_mail_sync.mailsync import secrets
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE, BOB
 from odoo.addons.crm_mail_sync.mailsync.testing.dovecot import DovecotServer
+from odoo.addons.crm_mail_sync.models.crm_mail_interaction import LoggedConcurrently
 from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
 
 from .mail_samples import raw_email
@@ -438,14 +439,18 @@ class TestConcurrentSharers(TransactionCase):
             ids, partner_id = accounts.ids, partner.id
         Interaction = type(self.env["crm.mail.interaction"])
         original_claim = Interaction._claim_identities
-        barrier, waited, errors = threading.Barrier(2), threading.local(), []
+        barrier, waited, errors, refused = threading.Barrier(2), threading.local(), [], []
 
         def racing_claim(model, company_id, keys):
             # Both workers insert the email at the same moment (the first time).
             if keys and not getattr(waited, "done", False):
                 waited.done = True
                 barrier.wait(30)
-            return original_claim(model, company_id, keys)
+            try:
+                return original_claim(model, company_id, keys)
+            except LoggedConcurrently:
+                refused.append(keys)
+                raise
 
         def worker():
             try:
@@ -467,6 +472,7 @@ class TestConcurrentSharers(TransactionCase):
                     if thread.is_alive():
                         faulthandler.dump_traceback()
             self.assertFalse(errors)
+            self.assertEqual(refused, [[key]], "the unique index decided: the second worker was refused once")
             with self.cursor() as cr:
                 env = api.Environment(cr, SUPERUSER_ID, {})
                 boxes = env["crm.mail.account"].browse(ids)
