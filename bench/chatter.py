@@ -74,10 +74,10 @@ def seed(env, total):
         """``count`` logged emails, each with its chatter entry on the contact."""
         cr.execute(
             """WITH i AS (
-                 INSERT INTO crm_mail_interaction (subject, message_key, company_id, sharing,
+                 INSERT INTO crm_mail_interaction (subject, message_key, company_id, sharing, sole_owner_id,
                                                    direction, date, body, has_remote_content,
                                                    create_uid, write_uid, create_date, write_date)
-                 SELECT 'Email ' || n, %(key)s || n, %(company)s, %(sharing)s, 'received',
+                 SELECT 'Email ' || n, %(key)s || n, %(company)s, %(sharing)s, %(owner)s, 'received',
                         now() - n * interval '1 minute', '<p>Email</p>', false, 1, 1, now(), now()
                    FROM generate_series(1, %(count)s) AS n
                  RETURNING id, date),
@@ -86,10 +86,10 @@ def seed(env, total):
                                                          create_uid, write_uid, create_date, write_date)
                  SELECT i.id, %(owner)s, %(sharing)s, 'received', %(company)s, 1, 1, now(), now() FROM i)
                INSERT INTO mail_message (model, res_id, message_type, subtype_id, body, date, is_internal,
-                                         crm_mail_interaction_id, crm_mail_sharing,
+                                         crm_mail_interaction_id, crm_mail_owner_id, crm_mail_sharing,
                                          crm_mail_company_id, create_uid, write_uid, create_date, write_date)
                SELECT 'res.partner', %(res_id)s, 'email', %(note)s, '<p>Email</p>', i.date, true, i.id,
-                      %(sharing)s, %(company)s, 1, 1, now(), now() FROM i""",
+                      %(owner)s, %(sharing)s, %(company)s, 1, 1, now(), now() FROM i""",
             {
                 "key": key,
                 "owner": owner_id,

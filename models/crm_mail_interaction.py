@@ -87,6 +87,14 @@ class CrmMailInteraction(models.Model):
         readonly=True,
         help="The widest sharing among the mailboxes that logged this email.",
     )
+    sole_owner_id = fields.Many2one(
+        "res.users",
+        "Sole Sharer",
+        compute="_compute_sharers",
+        store=True,
+        readonly=True,
+        help="The owner of every mailbox that shares this email, when they are one and the same user.",
+    )
     direction = fields.Selection(
         DIRECTIONS,
         compute="_compute_sharers",
@@ -166,11 +174,12 @@ class CrmMailInteraction(models.Model):
         ``_sharing_domain(user, company_ids)`` lets them see.
 
         Written as plain SQL behind ``crm_mail_interaction_id IS NULL OR``, on
-        columns of ``mail_message`` (the email's company and widest sharing,
-        stored related fields): a message of an email shared with everyone
-        is decided on its own row; only the others look at the email's
-        sharers (one indexed probe of ``crm_mail_interaction_share``), with
-        the reader's teammates computed once per query. Ordinary chatter,
+        columns of ``mail_message`` (the email's company, widest sharing and
+        sole sharer, stored related fields): the message of an email shared
+        by one user's mailboxes (the usual case), or shared with everyone, is
+        decided on its own row; only an email several colleagues share looks
+        at its sharers (``crm_mail_interaction_share``), with the reader's
+        teammates computed once per query. Ordinary chatter,
         Discuss and ``mail.message`` searches cost what they cost without the
         addon (bench/chatter.py measures it): ``('crm_mail_interaction_id',
         'any', _sharing_domain)`` cost every read of any message about twice,
@@ -186,28 +195,37 @@ class CrmMailInteraction(models.Model):
             # test_security_boundary and test_interaction_log check both agree.
             # The ORM cannot tell which columns this SQL reads: flush them
             # (a sharing changed on the email is recomputed onto its messages).
-            model.flush_model(["crm_mail_interaction_id", "crm_mail_sharing", "crm_mail_company_id"])
+            model.flush_model(
+                ["crm_mail_interaction_id", "crm_mail_owner_id", "crm_mail_sharing", "crm_mail_company_id"]
+            )
             self.env["crm.mail.interaction.share"].flush_model(["interaction_id", "owner_id", "sharing"])
             self.env["crm.team.member"].flush_model(["user_id", "crm_team_id", "active"])
             self.env["crm.team"].flush_model(["active"])
             column = partial(SQL.identifier, alias)
+            teammates = SQL(
+                """ARRAY(SELECT owner.user_id
+                           FROM crm_team_member owner
+                           JOIN crm_team team ON team.id = owner.crm_team_id AND team.active
+                           JOIN crm_team_member me ON me.crm_team_id = team.id AND me.active AND me.user_id = %s
+                          WHERE owner.active)""",
+                user.id,
+            )
             return SQL(
                 """(%(email)s IS NULL OR (
                     (%(company)s IS NULL OR %(company)s = ANY(%(companies)s))
-                    AND (%(sharing)s = %(everyone)s OR EXISTS (
-                        SELECT 1 FROM crm_mail_interaction_share sharer
-                         WHERE sharer.interaction_id = %(email)s
-                           AND (sharer.owner_id = %(uid)s OR sharer.sharing = %(everyone)s
-                                OR (sharer.sharing = 'team' AND sharer.owner_id = ANY(ARRAY(
-                                    SELECT owner.user_id
-                                      FROM crm_team_member owner
-                                      JOIN crm_team team ON team.id = owner.crm_team_id AND team.active
-                                      JOIN crm_team_member me ON me.crm_team_id = team.id AND me.active
-                                                             AND me.user_id = %(uid)s
-                                     WHERE owner.active))))))))""",
+                    AND (%(sharing)s = %(everyone)s
+                         OR (%(owner)s IS NOT NULL
+                             AND (%(owner)s = %(uid)s OR (%(sharing)s = 'team' AND %(owner)s = ANY(%(teammates)s))))
+                         OR (%(owner)s IS NULL AND EXISTS (
+                             SELECT 1 FROM crm_mail_interaction_share sharer
+                              WHERE sharer.interaction_id = %(email)s
+                                AND (sharer.owner_id = %(uid)s OR sharer.sharing = %(everyone)s
+                                     OR (sharer.sharing = 'team' AND sharer.owner_id = ANY(%(teammates)s))))))))""",
                 email=column("crm_mail_interaction_id"),
                 company=column("crm_mail_company_id"),
+                owner=column("crm_mail_owner_id"),
                 sharing=column("crm_mail_sharing"),
+                teammates=teammates,
                 companies=companies,
                 uid=user.id,
                 everyone=everyone,
@@ -270,10 +288,12 @@ class CrmMailInteraction(models.Model):
             interaction.owner_id = shares[:1].owner_id
             interaction.account_id = shares.account_id[:1]
 
-    @api.depends("share_ids.sharing", "share_ids.direction")
+    @api.depends("share_ids.sharing", "share_ids.direction", "share_ids.owner_id")
     def _compute_sharers(self):
         for interaction in self:
             shares = interaction.sudo().share_ids
+            owners = set(shares.mapped(lambda share: share.owner_id.id))
+            interaction.sole_owner_id = owners.pop() if len(owners) == 1 else False
             interaction.sharing = max(shares.mapped("sharing") or ["private"], key=SHARING_ORDER.__getitem__)
             interaction.direction = matching.SENT if matching.SENT in shares.mapped("direction") else matching.RECEIVED
 

@@ -80,12 +80,15 @@ class TestOneEmailManySharers(SharedEmailCase):
     def test_three_mailboxes_give_one_email_seen_as_the_union_of_their_sharings(self):
         email = self.receive(self.otto_box)
         self.assertEqual(len(email), 1)
+        # The rule's copies on the entry: one sharer decides on the row itself.
+        self.assertEqual(self.entries(self.customer).sudo().crm_mail_owner_id, self.otto)
         self.assertEqual(
             {user.login: self.sees(user, email) for user in (self.sam, self.tina, self.otto, self.uma, self.vic)},
             {"sam": False, "tina": False, "otto": True, "uma": False, "vic": False},
         )
         again = self.receive(self.sam_box)
         self.assertEqual(again, email, "the same email, one more sharer")
+        self.assertFalse(self.entries(self.customer).sudo().crm_mail_owner_id, "two sharers: the rule reads them")
         self.assertEqual(
             {user.login: self.sees(user, email) for user in (self.sam, self.tina, self.otto, self.uma, self.vic)},
             {"sam": True, "tina": True, "otto": True, "uma": False, "vic": False},
@@ -374,6 +377,8 @@ class TestSharersMigration(SharedEmailCase):
         )
         self.assertEqual((email.sharing, email.direction), ("team", "sent"))
         self.assertEqual(Email.browse(alone).share_ids.owner_id, self.uma)
+        copies = {m.crm_mail_interaction_id.id: m.crm_mail_owner_id for m in self.entries(self.customer).sudo()}
+        self.assertEqual(copies, {sams: self.env["res.users"], alone: self.uma}, "the rule's copies follow")
         entries = self.entries(self.customer)
         self.assertEqual(len(entries.filtered(lambda m: m.crm_mail_interaction_id == email)), 1)
         self.assertEqual(len(entries), 2, "one entry per email and record")

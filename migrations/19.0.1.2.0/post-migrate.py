@@ -61,30 +61,34 @@ def merge_per_owner_rows(env):
             merged += 1
     if groups:
         cr.execute("DELETE FROM crm_mail_interaction WHERE id = ANY(%s)", [[i for g in groups for i in g[1:]]])
-    # The email's widest sharing and company direction, and their copies on
-    # its chatter entries (read by the mail.message record rule).
+    # The email's widest sharing, sole sharer and company direction, and
+    # their copies on its chatter entries (read by the mail.message rule).
     cr.execute(
         """UPDATE crm_mail_interaction i
-              SET sharing = w.sharing, direction = w.direction
+              SET sharing = w.sharing, direction = w.direction,
+                  sole_owner_id = CASE WHEN w.owners = 1 AND w.no_owner = 0 THEN w.owner END
              FROM (SELECT interaction_id,
                           (array_agg(sharing ORDER BY CASE sharing WHEN 'everyone' THEN 2
                                                                    WHEN 'team' THEN 1 ELSE 0 END DESC))[1] AS sharing,
-                          CASE WHEN bool_or(direction = 'sent') THEN 'sent' ELSE 'received' END AS direction
+                          CASE WHEN bool_or(direction = 'sent') THEN 'sent' ELSE 'received' END AS direction,
+                          count(DISTINCT owner_id) AS owners, count(*) FILTER (WHERE owner_id IS NULL) AS no_owner,
+                          min(owner_id) AS owner
                      FROM crm_mail_interaction_share GROUP BY interaction_id) w
             WHERE w.interaction_id = i.id"""
     )
     cr.execute(
-        """UPDATE mail_message m SET crm_mail_sharing = i.sharing, crm_mail_company_id = i.company_id
+        """UPDATE mail_message m
+              SET crm_mail_sharing = i.sharing, crm_mail_company_id = i.company_id, crm_mail_owner_id = i.sole_owner_id
              FROM crm_mail_interaction i
             WHERE m.crm_mail_interaction_id = i.id
               AND (m.crm_mail_sharing IS DISTINCT FROM i.sharing
-                   OR m.crm_mail_company_id IS DISTINCT FROM i.company_id)"""
+                   OR m.crm_mail_company_id IS DISTINCT FROM i.company_id
+                   OR m.crm_mail_owner_id IS DISTINCT FROM i.sole_owner_id)"""
     )
     cr.execute(
         "ALTER TABLE crm_mail_interaction DROP COLUMN IF EXISTS owner_id, DROP COLUMN IF EXISTS account_id, "
         "DROP COLUMN IF EXISTS owner_key"
     )
-    cr.execute("ALTER TABLE mail_message DROP COLUMN IF EXISTS crm_mail_owner_id")
     env.invalidate_all()
     return merged
 
