@@ -196,17 +196,20 @@ class CrmMailInteraction(models.Model):
             # test_security_boundary and test_interaction_log check both agree.
             # The ORM cannot tell which columns this SQL reads: flush them
             # (a sharing changed on the email is recomputed onto its messages).
+            # The query's environment, not this method's: rule domains are
+            # cached across requests (and their cursors).
+            env = model.env
             model.flush_model(
                 ["crm_mail_interaction_id", "crm_mail_owner_id", "crm_mail_sharing", "crm_mail_company_id"]
             )
-            self.env["crm.mail.interaction.share"].flush_model(["interaction_id", "owner_id", "sharing"])
-            self.env["crm.team.member"].flush_model(["user_id", "crm_team_id", "active"])
-            self.env["crm.team"].flush_model(["active"])
+            env["crm.mail.interaction.share"].flush_model(["interaction_id", "owner_id", "sharing"])
+            env["crm.team.member"].flush_model(["user_id", "crm_team_id", "active"])
+            env["crm.team"].flush_model(["active"])
             column = partial(SQL.identifier, alias)
             # The reader's teammates, once per query (a constant to the planner).
             teammates = [
                 row[0]
-                for row in self.env.execute_query(
+                for row in env.execute_query(
                     SQL(
                         """SELECT DISTINCT owner.user_id
                              FROM crm_team_member owner
