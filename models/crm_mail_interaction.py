@@ -13,8 +13,8 @@ from odoo.tools.mimetypes import guess_mimetype
 
 from ..mailsync import authentication, matching
 from ..mailsync.addresses import normalize, parse_header_addresses
+from ..tools.remote_content import block_remote_content
 from .crm_mail_interaction_share import DIRECTIONS, SHARING, SHARING_ORDER
-from .remote_content import block_remote_content
 
 SENDER_CHECKS = [
     (authentication.PASS, "Verified"),
@@ -818,9 +818,6 @@ class CrmMailInteraction(models.Model):
             candidates = parse_header_addresses(self.recipients or "", self.cc or "")
             candidates = [c for c in candidates if self._partner_of(c[1])] or candidates
         return candidates[0] if candidates else ("", "")
-
-    def _customer_address(self):
-        return self._customer_name_and_email()[1]
 
     def _thread(self):
         """The logged emails of the same conversations (by Message-ID,

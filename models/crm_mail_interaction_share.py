@@ -1,8 +1,9 @@
 from odoo import api, fields, models
 
 from ..mailsync import matching
+from .crm_mail_provider import SHARING_READER_SELECTION
 
-SHARING = [("private", "Private"), ("team", "Sales team"), ("everyone", "Everyone")]
+SHARING = SHARING_READER_SELECTION
 # Widest last: an email shared by several mailboxes is seen as its widest sharer lets.
 SHARING_ORDER = {"private": 0, "team": 1, "everyone": 2}
 DIRECTIONS = [(matching.RECEIVED, "Received"), (matching.SENT, "Sent")]

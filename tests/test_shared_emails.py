@@ -16,14 +16,12 @@ from odoo.exceptions import AccessError
 from odoo.orm.environments import Transaction
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
-from odoo.addons.crm_mail_sync.mailsync import secrets
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE, BOB
 from odoo.addons.crm_mail_sync.mailsync.testing.dovecot import DovecotServer
 from odoo.addons.crm_mail_sync.models.crm_mail_interaction import LoggedConcurrently
-from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
 
+from .common import IMAP_TAG, PDF, InteractionCase, use_encryption_key
 from .mail_samples import raw_email
-from .test_interaction_log import PDF, InteractionCase
 
 SUBJECT = "Confidential: our offer for 500 chairs"
 
@@ -395,7 +393,7 @@ class TestSharersMigration(SharedEmailCase):
         )
 
 
-@tagged("post_install", "-at_install")
+@tagged("post_install", "-at_install", IMAP_TAG)
 class TestConcurrentSharers(TransactionCase):
     """Two cron workers log the same email from two mailboxes at the same
     moment, on real separate transactions and threads: the unique index
@@ -405,7 +403,7 @@ class TestConcurrentSharers(TransactionCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.dovecot = cls.enterClassContext(DovecotServer(users=dict([ALICE, BOB])))
-        cls.startClassPatcher(patch.dict(os.environ, {KEY_ENV: secrets.generate_key()}))
+        use_encryption_key(cls)
 
     def cursor(self):
         # Real connections: in tests, registry.cursor() shares the test's own.

@@ -183,5 +183,6 @@ def test_polling_many_mailboxes_at_once(dovecot):
     states = [run(one)[1] for one in settings]
     dovecot.append(logins[1], "Sent", mail(1, sender=logins[1]))
     broken = ImapSettings(dovecot.host, dovecot.port, "none", logins[2], "wrong")
-    assert poll([(settings[0], states[0]), (settings[1], states[1]), (broken, states[2])]) == [False, True, True]
+    jobs = [(settings[0], states[0], None), (settings[1], states[1], None), (broken, states[2], None)]
+    assert poll(jobs) == [False, True, True]
     assert poll([]) == []
