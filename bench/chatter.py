@@ -74,13 +74,17 @@ def seed(env, total):
         """``count`` logged emails, each with its chatter entry on the contact."""
         cr.execute(
             """WITH i AS (
-                 INSERT INTO crm_mail_interaction (subject, message_key, owner_id, owner_key, company_id, sharing,
+                 INSERT INTO crm_mail_interaction (subject, message_key, company_id, sharing, sole_owner_id,
                                                    direction, date, body, has_remote_content,
                                                    create_uid, write_uid, create_date, write_date)
-                 SELECT 'Email ' || n, %(key)s || n, %(owner)s, %(owner)s, %(company)s, %(sharing)s, 'received',
+                 SELECT 'Email ' || n, %(key)s || n, %(company)s, %(sharing)s, %(owner)s, 'received',
                         now() - n * interval '1 minute', '<p>Email</p>', false, 1, 1, now(), now()
                    FROM generate_series(1, %(count)s) AS n
-                 RETURNING id, date)
+                 RETURNING id, date),
+               s AS (
+                 INSERT INTO crm_mail_interaction_share (interaction_id, owner_id, sharing, direction, company_id,
+                                                         create_uid, write_uid, create_date, write_date)
+                 SELECT i.id, %(owner)s, %(sharing)s, 'received', %(company)s, 1, 1, now(), now() FROM i)
                INSERT INTO mail_message (model, res_id, message_type, subtype_id, body, date, is_internal,
                                          crm_mail_interaction_id, crm_mail_owner_id, crm_mail_sharing,
                                          crm_mail_company_id, create_uid, write_uid, create_date, write_date)
@@ -108,7 +112,10 @@ def seed(env, total):
     for n, partner_id in enumerate(fillers):
         emails(partner_id, per_partner // 10, owner.id if n % 2 else other.id, ["team", "private"][n % 2], f"f{n}-")
         messages("res.partner", partner_id, per_partner - per_partner // 10, note)
-    cr.execute("ANALYZE mail_message; ANALYZE crm_mail_interaction; ANALYZE crm_team_member")
+    cr.execute(
+        "ANALYZE mail_message; ANALYZE crm_mail_interaction; ANALYZE crm_mail_interaction_share; "
+        "ANALYZE crm_team_member"
+    )
     env.invalidate_all()
     return reader.id, {"a": ("res.partner", plain.id), "b": ("res.partner", logged.id), "c": channel}
 

@@ -317,7 +317,7 @@ def phase_m(args):
         started = time.perf_counter()
         matched = 0
         for start in range(0, len(headers), 200):
-            matched += len(Interaction._match(account, headers[start : start + 200]))
+            matched += len(Interaction._match(account, [(None, h) for h in headers[start : start + 200]]))
         elapsed = time.perf_counter() - started
         cr.rollback()
     return {"seconds": elapsed, "messages": len(headers), "matched": matched, "contacts": args.contacts}

@@ -17,6 +17,7 @@ from . import res_users as res_users
 from . import res_config_settings as res_config_settings
 from . import crm_mail_partner_email as crm_mail_partner_email
 from . import res_partner as res_partner
+from . import crm_mail_interaction_share as crm_mail_interaction_share
 from . import crm_mail_interaction as crm_mail_interaction
 from . import crm_mail_interaction_forward as crm_mail_interaction_forward
 from . import crm_lead as crm_lead

@@ -402,7 +402,7 @@ class CrmMailAccount(models.Model):
             )
         if "sharing" in vals:
             # What was logged follows the mailbox's sharing, now and later.
-            self.env["crm.mail.interaction"].sudo().search([("account_id", "in", self.ids)]).write(
+            self.env["crm.mail.interaction.share"].sudo().search([("account_id", "in", self.ids)]).write(
                 {"sharing": vals["sharing"]}
             )
         return result

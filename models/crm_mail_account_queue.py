@@ -54,6 +54,7 @@ from .crm_mail_account_sync import (
     DEFAULT_MAX_ATTACHMENT_MB,
     DEFAULT_MAX_MESSAGE_MB,
 )
+from .crm_mail_interaction import LoggedConcurrently
 
 _logger = logging.getLogger(__name__)
 
@@ -417,27 +418,28 @@ class CrmMailAccountQueue(models.Model):
             with self.env.cr.savepoint():
                 new = Interaction.browse()
                 plan = self._queue_plan(content, internal)
-                matches = Interaction._match(self, [item.headers for _owner, item in plan])
-                by_headers = {id(headers): (partners, leads) for headers, partners, leads in matches}
-                for owner, item in plan:
-                    if id(item.headers) in by_headers:
-                        partners, leads = by_headers[id(item.headers)]
+                scope = self._matching_scope()
+                pairs = [(index, item.headers) for index, (_owner, item) in enumerate(plan)]
+                by_index = {index: (p, leads) for index, _h, p, leads in Interaction._match(self, pairs, scope=scope)}
+                for index, (owner, item) in enumerate(plan):
+                    if index in by_index:
+                        partners, leads = by_index[index]
                         # A forged From is logged as received mail (flagged unverified), never as sent.
                         role = matching.INBOX_ROLE if self._queue_forged(item.headers) else None
-                        new |= Interaction._log(self, [(item, partners, leads)], role=role, owner=owner)
-        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                        new |= Interaction._log(self, [(item, partners, leads)], role=role, owner=owner, scope=scope)
+        except (psycopg2.OperationalError, psycopg2.InterfaceError, LoggedConcurrently):
             raise
         except Exception as error:  # noqa: BLE001 - mail from strangers: isolate, record, go on
             self._skip(folder, uidvalidity, record, error, content.headers)
             return Interaction.browse(), False
         return new, True
 
-    def _log_isolated(self, folder, uidvalidity, items, role=None):
+    def _log_isolated(self, folder, uidvalidity, items, role=None, scope=None):
         """*Retry* of a logging mailbox's message: logged as the queue logs
         it (owners, forwards), not for the mailbox's (empty) owner; the
         direction follows each owner's address, not the queue folder."""
         if self.kind != "queue":
-            return super()._log_isolated(folder, uidvalidity, items, role=role)
+            return super()._log_isolated(folder, uidvalidity, items, role=role, scope=scope)
         internal = self._queue_internal_addresses()
         logged, skipped = self.env["crm.mail.interaction"].sudo().browse(), []
         for record, content, _partners, _leads in items:

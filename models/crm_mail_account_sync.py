@@ -23,6 +23,7 @@ from ..mailsync.imap_sync import (
     sent_folder_candidates,
 )
 from ..tools.messages import describe
+from .crm_mail_interaction import LoggedConcurrently
 from .crm_mail_secret_mixin import EncryptionKeyError
 
 _logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ DEFAULT_BUDGET_SECONDS = 240
 RECONNECTS = 3  # a dropped connection is resumed within the run, unless it drops this often in a row
 POLL_BATCH = 32  # mailboxes claimed and idle-polled together
 SKIP_REASON_MAX = 500
+CONCURRENT_RETRIES = 3  # a batch is read again when another worker logged one of its messages meanwhile
 
 
 class LeaseLost(Exception):
@@ -292,11 +294,21 @@ class CrmMailAccountSync(models.Model):
         account = self.sudo()
         committed = [0]  # batches committed in this run, by _sync_session
         try:
-            drops, progress_at_drop = 0, 0
+            drops, progress_at_drop, races = 0, 0, 0
             while True:
                 try:
                     finished = account._sync_session(deadline, token, committed)
                     break
+                except LoggedConcurrently:
+                    # Another worker logged one of the batch's messages (from a
+                    # colleague's mailbox) since this transaction began: resume
+                    # from the last commit, in a new transaction that sees it,
+                    # where this mailbox joins that email as a sharer.
+                    races += 1
+                    if races > CONCURRENT_RETRIES:
+                        raise
+                    account._rollback()
+                    _logger.info("Mailbox %s: a message was logged by another worker meanwhile; again.", account.id)
                 except engine_errors.ConnectionLost as error:
                     # Drops with progress between them are a flaky network the
                     # sync works through; RECONNECTS drops in a row are not.
@@ -498,11 +510,14 @@ class CrmMailAccountSync(models.Model):
         """Log the messages of ``batch`` (a ``mailsync.imap_sync.Batch``) that
         match contacts or leads, downloading their bodies a few at a time.
 
-        Idempotent: a message already logged for the owner is neither fetched
-        nor logged again. A message larger than the size limit (decided by its
-        RFC822.SIZE, before any download) is logged from its headers with a
-        note; one that cannot be logged is recorded as skipped and does not
-        stop the batch. Returns the new interactions.
+        Idempotent: a message this mailbox already shares is neither fetched
+        nor logged again; one a colleague's mailbox logged is not fetched
+        either, this mailbox becomes one more sharer of it. A message larger
+        than the size limit (decided by its RFC822.SIZE, before any download)
+        is logged from its headers with a note; one that cannot be logged is
+        recorded as skipped and does not stop the batch. Each message's header
+        record (UID, size) travels with its headers, and the matching scope
+        is computed once for the batch. Returns the new interactions.
         """
         self.ensure_one()
         Interaction = self.env["crm.mail.interaction"].sudo()
@@ -516,40 +531,43 @@ class CrmMailAccountSync(models.Model):
                 self._skip(batch.folder, uidvalidity, record, error)
         if not pending:
             return Interaction.browse()
-        known = set(
-            Interaction.with_context(active_test=False)
-            .search(
-                [
-                    ("owner_key", "=", self.user_id.id or 0),
-                    ("message_key", "in", [headers.identity for _record, headers in pending]),
-                ]
-            )
-            .mapped("message_key")
+        held = Interaction.with_context(active_test=False).search(
+            [
+                ("company_id", "=", self.company_id.id),
+                ("message_key", "in", [headers.identity for _record, headers in pending]),
+            ]
         )
+        known = set(held.share_ids.filtered(lambda s: s.account_id == self).interaction_id.mapped("message_key"))
+        in_company = set(held.mapped("message_key"))  # logged by a colleague: this mailbox only joins it
         fresh = [(record, headers) for record, headers in pending if headers.identity not in known]
         fresh = self._exclude_by_rules(fresh)  # issue 17: bulk, auto-replies, invitations (crm_mail_prospects.py)
-        record_of = {id(headers): record for record, headers in fresh}
+        scope = self._matching_scope()
         max_message = self._size_limit("crm_mail_sync.max_message_mb", DEFAULT_MAX_MESSAGE_MB)
         logged = Interaction.browse()
         chunk, chunk_bytes = [], 0
-        matches = Interaction._match(self, [headers for _record, headers in fresh])
-        matches += self._after_match(batch, uidvalidity, fresh, matches)  # issue 17: contacts by policy, New Senders
-        for headers, partners, leads in matches:
-            record = record_of[id(headers)]
-            if record.size > max_message:
+        matches = Interaction._match(self, fresh, scope=scope)
+        # issue 17: contacts by policy, New Senders
+        matches += self._after_match(batch, uidvalidity, fresh, matches, scope)
+        for record, headers, partners, leads in matches:
+            content = None
+            if headers.identity in in_company:
+                # One copy per company: its body is not downloaded again.
+                content = message.Content(headers=headers)
+            elif record.size > max_message:
                 content = self._oversized_content(headers, record.size, max_message)
+            if content is not None:
                 logged |= self._log_isolated(
-                    batch.folder, uidvalidity, [(record, content, partners, leads)], role=batch.role
+                    batch.folder, uidvalidity, [(record, content, partners, leads)], role=batch.role, scope=scope
                 )[0]
                 continue
             chunk.append((record, headers, partners, leads))
             chunk_bytes += record.size
             if len(chunk) >= BODY_CHUNK_MESSAGES or chunk_bytes >= BODY_CHUNK_BYTES:
-                logged |= self._log_chunk(batch, uidvalidity, chunk)
+                logged |= self._log_chunk(batch, uidvalidity, chunk, scope)
                 chunk, chunk_bytes = [], 0
-        return logged | self._log_chunk(batch, uidvalidity, chunk)
+        return logged | self._log_chunk(batch, uidvalidity, chunk, scope)
 
-    def _log_chunk(self, batch, uidvalidity, chunk):
+    def _log_chunk(self, batch, uidvalidity, chunk, scope=None):
         """Download, parse and log ``chunk`` (``[(record, headers, partner ids,
         lead ids)]``); only this chunk's bodies are held in memory."""
         if not chunk:
@@ -569,15 +587,16 @@ class CrmMailAccountSync(models.Model):
             raw = None  # the parsed content is what is logged: the raw bytes can go now
             items.append((record, content, partners, leads))
         del bodies
-        return self._log_isolated(batch.folder, uidvalidity, items, role=batch.role)[0]
+        return self._log_isolated(batch.folder, uidvalidity, items, role=batch.role, scope=scope)[0]
 
-    def _log_isolated(self, folder, uidvalidity, items, role=None):
+    def _log_isolated(self, folder, uidvalidity, items, role=None, scope=None):
         """Log ``items`` (``[(record, content, partner ids, lead ids)]``, where
         a record has ``uid`` and ``size``) in one go; if that fails, one by
         one, so that a message that cannot be logged is recorded as skipped
         and costs only itself. Database connection and serialization failures
         are not the message's fault: they propagate. ``role``: the folder's
-        (``"inbox"``, ``"sent"``), which decides the direction.
+        (``"inbox"``, ``"sent"``), which decides the direction; ``scope``: the
+        mailbox's matching scope, when the caller computed it for the batch.
 
         Returns ``(new interactions, records skipped)``."""
         Interaction = self.env["crm.mail.interaction"].sudo()
@@ -585,14 +604,14 @@ class CrmMailAccountSync(models.Model):
             return Interaction.browse(), []
         try:
             with self.env.cr.savepoint():
-                return Interaction._log(self, [item[1:] for item in items], role=role), []
-        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                return Interaction._log(self, [item[1:] for item in items], role=role, scope=scope), []
+        except (psycopg2.OperationalError, psycopg2.InterfaceError, LoggedConcurrently):
             raise
         except Exception as error:  # noqa: BLE001 - mail from strangers: isolate, record, go on
             if len(items) > 1:
                 logged, skipped = Interaction.browse(), []
                 for item in items:
-                    one_logged, one_skipped = self._log_isolated(folder, uidvalidity, [item], role=role)
+                    one_logged, one_skipped = self._log_isolated(folder, uidvalidity, [item], role=role, scope=scope)
                     logged |= one_logged
                     skipped += one_skipped
                 return logged, skipped
@@ -672,10 +691,10 @@ class CrmMailAccountSync(models.Model):
                     account._skip(folder, uidvalidity, record, error)
                     failed += 1
                     continue
-                matches = Interaction._match(account, [content.headers])
+                matches = Interaction._match(account, [(record, content.headers)])
                 logged, still = Interaction.browse(), []
                 if matches:
-                    _headers, partners, leads = matches[0]
+                    _record, _headers, partners, leads = matches[0]
                     logged, still = account._log_isolated(
                         folder, uidvalidity, [(record, content, partners, leads)], role=role
                     )

@@ -2,9 +2,11 @@ import base64
 from collections import defaultdict
 from functools import partial
 
+import psycopg2
 from markupsafe import Markup
 
 from odoo import api, fields, models
+from odoo.exceptions import ConcurrencyError
 from odoo.fields import Domain
 from odoo.tools import SQL, escape_psql, format_datetime, plaintext2html
 from odoo.tools.mimetypes import guess_mimetype
@@ -12,9 +14,8 @@ from odoo.tools.mimetypes import guess_mimetype
 from ..mailsync import authentication, matching
 from ..mailsync.addresses import normalize, parse_header_addresses
 from ..tools.remote_content import block_remote_content
-from .crm_mail_provider import SHARING_READER_SELECTION
+from .crm_mail_interaction_share import DIRECTIONS, SHARING, SHARING_ORDER
 
-DIRECTIONS = [(matching.RECEIVED, "Received"), (matching.SENT, "Sent")]
 SENDER_CHECKS = [
     (authentication.PASS, "Verified"),
     (authentication.FAIL, "Unverified sender"),
@@ -22,14 +23,25 @@ SENDER_CHECKS = [
 ]
 
 
-class CrmMailInteraction(models.Model):
-    """One email from a connected mailbox, logged for one owner: the message a
-    contact's or an opportunity's page shows in its chatter and Emails list.
+class LoggedConcurrently(ConcurrencyError):
+    """Another transaction logged one of these emails since ours began: its
+    row is invisible to our snapshot (REPEATABLE READ). Roll back and log
+    again in a new transaction, which attaches the sharer to that email
+    (the sync does; Odoo's request handler retries a ``ConcurrencyError``)."""
 
-    The same message synced from two colleagues' mailboxes gives one entry
-    per owner (``UNIQUE(owner_key, message_key)``), each shared as its
-    mailbox is. Logging the same message twice for an owner does nothing:
-    that is what makes a re-run after a crash harmless.
+
+class CrmMailInteraction(models.Model):
+    """One email from connected mailboxes, logged once per company: the
+    message a contact's or an opportunity's page shows in its chatter and
+    Emails list.
+
+    The same message (same ``message_key``) synced from several colleagues'
+    mailboxes is one logged email with several sharers
+    (``crm.mail.interaction.share``: mailbox, owner, sharing, direction for
+    that owner), one set of chatter entries and one copy of its attachments;
+    ``UNIQUE(company, message_key)`` makes it so even when two workers log it
+    at the same moment. Logging a message again from the same mailbox does
+    nothing: that is what makes a re-run after a crash harmless.
     """
 
     _name = "crm.mail.interaction"
@@ -45,17 +57,51 @@ class CrmMailInteraction(models.Model):
     thread_refs = fields.Text(
         "Thread", readonly=True, index="trigram", help="In-Reply-To and References of the message."
     )
-    owner_id = fields.Many2one("res.users", "Shared By", index=True, readonly=True, ondelete="cascade")
-    owner_key = fields.Integer(compute="_compute_owner_key", store=True, readonly=True)
-    account_id = fields.Many2one("crm.mail.account", "Mailbox", index=True, readonly=True, ondelete="set null")
+    share_ids = fields.One2many("crm.mail.interaction.share", "interaction_id", "Sharers", readonly=True)
+    owner_ids = fields.Many2many(
+        "res.users",
+        string="Shared By",
+        compute="_compute_first_sharer",
+        search="_search_owner_id",
+        help="The owners of the mailboxes that share this email with you.",
+    )
+    owner_id = fields.Many2one(
+        "res.users",
+        "First Sharer",
+        compute="_compute_first_sharer",
+        search="_search_owner_id",
+        help="The owner of the first mailbox that logged this email (see Shared By for all).",
+    )
+    account_id = fields.Many2one(
+        "crm.mail.account",
+        "First Mailbox",
+        compute="_compute_first_sharer",
+        search="_search_account_id",
+        help="The first mailbox that logged this email; searching finds the emails any given mailbox shares.",
+    )
     company_id = fields.Many2one("res.company", readonly=True)
     sharing = fields.Selection(
-        SHARING_READER_SELECTION,
-        required=True,
-        default="private",
+        SHARING,
+        compute="_compute_sharers",
+        store=True,
         readonly=True,
+        help="The widest sharing among the mailboxes that logged this email.",
     )
-    direction = fields.Selection(DIRECTIONS, required=True, readonly=True)
+    sole_owner_id = fields.Many2one(
+        "res.users",
+        "Sole Sharer",
+        compute="_compute_sharers",
+        store=True,
+        readonly=True,
+        help="The owner of every mailbox that shares this email, when they are one and the same user.",
+    )
+    direction = fields.Selection(
+        DIRECTIONS,
+        compute="_compute_sharers",
+        store=True,
+        readonly=True,
+        help="Sent when a colleague sent it (for one of its sharers), else received.",
+    )
     date = fields.Datetime(readonly=True, index=True)
     sender = fields.Char("From", readonly=True)
     sender_check = fields.Selection(
@@ -96,8 +142,8 @@ class CrmMailInteraction(models.Model):
     attachment_ids = fields.Many2many("ir.attachment", string="Attachments", compute="_compute_attachment_ids")
     mail_message_ids = fields.One2many("mail.message", "crm_mail_interaction_id", "Chatter Entries", readonly=True)
 
-    _owner_message_unique = models.Constraint(
-        "UNIQUE(owner_key, message_key)", "This email is already logged for this user."
+    _company_message_unique = models.UniqueIndex(
+        "(COALESCE(company_id, 0), message_key)", "This email is already logged in this company."
     )
 
     @api.model
@@ -107,30 +153,15 @@ class CrmMailInteraction(models.Model):
         of ``mail.message`` (security/crm_mail_interaction_security.xml, through
         ``crm_mail_sharing_domain`` of ``ir.rule``'s evaluation context).
 
-        - private: the owner only;
-        - team: the owner and the users of an *active* membership of a sales
-          team in which the owner too has an *active* membership (an archived
-          membership, or an archived team, gives nothing);
-        - everyone: every internal user (never a portal user).
+        An email is seen when *any* of its sharers lets ``user`` see it
+        (``crm.mail.interaction.share._visible_domain``: private, team,
+        everyone).
 
         With ``company_ids`` (list of ids), the email must also belong to one of
         these companies (or to none): record rules' subqueries run as
         superuser, so a rule on another model must say it itself.
         """
-        active_team = [("active", "=", True), ("crm_team_id.active", "=", True)]
-        teammates = [
-            *active_team,
-            ("crm_team_id.crm_team_member_ids", "any", [("active", "=", True), ("user_id", "=", user.id)]),
-        ]
-        domain = [
-            "|",
-            "|",
-            ("owner_id", "=", user.id),
-            ("sharing", "=", "everyone" if not user.share else "nobody"),
-            "&",
-            ("sharing", "=", "team"),
-            ("owner_id.crm_team_member_ids", "any", teammates),
-        ]
+        domain = [("share_ids", "any", self.env["crm.mail.interaction.share"]._visible_domain(user))]
         if company_ids is not None:
             domain = ["&", "|", ("company_id", "=", False), ("company_id", "in", list(company_ids)), *domain]
         return domain
@@ -142,15 +173,18 @@ class CrmMailInteraction(models.Model):
         every message that carries no logged email, and those whose email
         ``_sharing_domain(user, company_ids)`` lets them see.
 
-        Written as plain SQL on columns of ``mail_message`` (the email's owner,
-        sharing and company, stored related fields) behind
-        ``crm_mail_interaction_id IS NULL OR``, with the reader's teammates
-        computed once per query: no join, no per-row subquery, and a query as
-        cheap to plan as without the addon, so ordinary
-        chatter, Discuss and ``mail.message`` searches cost what they cost
-        without it (bench/chatter.py measures it). ``('crm_mail_interaction_id',
-        'any', _sharing_domain)`` cost every read of any message about twice:
-        PostgreSQL planned the ORM's nested subqueries each time (issue 13).
+        Written as plain SQL behind ``crm_mail_interaction_id IS NULL OR``, on
+        columns of ``mail_message`` (the email's company, widest sharing and
+        sole sharer, stored related fields): the message of an email shared
+        by one user's mailboxes (the usual case), or shared with everyone, is
+        decided on its own row; only an email several colleagues share looks
+        at its sharers (``crm_mail_interaction_share``). The reader's
+        teammates are read once per query and given as a constant: planning
+        the query costs about what it costs without the addon. Ordinary chatter,
+        Discuss and ``mail.message`` searches cost what they cost without the
+        addon (bench/chatter.py measures it): ``('crm_mail_interaction_id',
+        'any', _sharing_domain)`` cost every read of any message about twice,
+        PostgreSQL planning the ORM's nested subqueries each time (issue 13).
         """
         sharing = self._sharing_domain(user, company_ids)
         companies = sorted(company_ids or [])
@@ -162,28 +196,46 @@ class CrmMailInteraction(models.Model):
             # test_security_boundary and test_interaction_log check both agree.
             # The ORM cannot tell which columns this SQL reads: flush them
             # (a sharing changed on the email is recomputed onto its messages).
+            # The query's environment, not this method's: rule domains are
+            # cached across requests (and their cursors).
+            env = model.env
             model.flush_model(
                 ["crm_mail_interaction_id", "crm_mail_owner_id", "crm_mail_sharing", "crm_mail_company_id"]
             )
-            self.env["crm.team.member"].flush_model(["user_id", "crm_team_id", "active"])
-            self.env["crm.team"].flush_model(["active"])
-            message_email = SQL.identifier(alias, "crm_mail_interaction_id")
+            env["crm.mail.interaction.share"].flush_model(["interaction_id", "owner_id", "sharing"])
+            env["crm.team.member"].flush_model(["user_id", "crm_team_id", "active"])
+            env["crm.team"].flush_model(["active"])
             column = partial(SQL.identifier, alias)
+            # The reader's teammates, once per query (a constant to the planner).
+            teammates = [
+                row[0]
+                for row in env.execute_query(
+                    SQL(
+                        """SELECT DISTINCT owner.user_id
+                             FROM crm_team_member owner
+                             JOIN crm_team team ON team.id = owner.crm_team_id AND team.active
+                             JOIN crm_team_member me ON me.crm_team_id = team.id AND me.active AND me.user_id = %s
+                            WHERE owner.active""",
+                        user.id,
+                    )
+                )
+            ]
             return SQL(
                 """(%(email)s IS NULL OR (
                     (%(company)s IS NULL OR %(company)s = ANY(%(companies)s))
-                    AND (%(owner)s = %(uid)s OR %(sharing)s = %(everyone)s
-                         OR (%(sharing)s = 'team' AND %(owner)s = ANY(ARRAY(
-                             SELECT owner.user_id
-                               FROM crm_team_member owner
-                               JOIN crm_team team ON team.id = owner.crm_team_id AND team.active
-                               JOIN crm_team_member me ON me.crm_team_id = team.id AND me.active
-                                                      AND me.user_id = %(uid)s
-                              WHERE owner.active))))))""",
-                email=message_email,
+                    AND (%(sharing)s = %(everyone)s
+                         OR (%(owner)s IS NOT NULL
+                             AND (%(owner)s = %(uid)s OR (%(sharing)s = 'team' AND %(owner)s = ANY(%(teammates)s))))
+                         OR (%(owner)s IS NULL AND EXISTS (
+                             SELECT 1 FROM crm_mail_interaction_share sharer
+                              WHERE sharer.interaction_id = %(email)s
+                                AND (sharer.owner_id = %(uid)s OR sharer.sharing = %(everyone)s
+                                     OR (sharer.sharing = 'team' AND sharer.owner_id = ANY(%(teammates)s))))))))""",
+                email=column("crm_mail_interaction_id"),
                 company=column("crm_mail_company_id"),
                 owner=column("crm_mail_owner_id"),
                 sharing=column("crm_mail_sharing"),
+                teammates=teammates,
                 companies=companies,
                 uid=user.id,
                 everyone=everyone,
@@ -233,26 +285,68 @@ class CrmMailInteraction(models.Model):
             body = warning + Markup(body or "")
         return body
 
-    @api.depends("owner_id")
-    def _compute_owner_key(self):
+    @api.depends("share_ids.owner_id", "share_ids.account_id")
+    @api.depends_context("uid")
+    def _compute_first_sharer(self):
+        # As the reader: the sharers they may see (a private sharer is not
+        # named to those another sharer lets see the email).
         for interaction in self:
-            interaction.owner_key = interaction.owner_id.id or 0
+            shares = interaction.share_ids.sorted("id")
+            if not self.env.su:
+                shares = shares._filtered_access("read")
+            interaction.owner_ids = shares.owner_id
+            interaction.owner_id = shares[:1].owner_id
+            interaction.account_id = shares.account_id[:1]
+
+    @api.depends("share_ids.sharing", "share_ids.direction", "share_ids.owner_id")
+    def _compute_sharers(self):
+        for interaction in self:
+            shares = interaction.sudo().share_ids
+            owners = set(shares.mapped(lambda share: share.owner_id.id))
+            interaction.sole_owner_id = owners.pop() if len(owners) == 1 else False
+            interaction.sharing = max(shares.mapped("sharing") or ["private"], key=SHARING_ORDER.__getitem__)
+            interaction.direction = matching.SENT if matching.SENT in shares.mapped("direction") else matching.RECEIVED
+
+    def _search_owner_id(self, operator, value):
+        return [("share_ids", "any", [("owner_id", operator, value)])]
+
+    def _search_account_id(self, operator, value):
+        return [("share_ids", "any", [("account_id", operator, value)])]
 
     def unlink(self):
-        # Attachments belong to the logged email: they go with it.
+        """Deleting a logged email as a user removes what *they* shared of it
+        (their sharers); the email goes with its last sharer. The sync and
+        administrators' code (superuser) delete the email itself."""
         self.check_access("unlink")
+        if not self.env.su:
+            mine = self.sudo().share_ids.filtered(lambda share: share.owner_id == self.env.user)
+            mine.unlink()
+            return True
+        # Attachments belong to the logged email: they go with it.
         Attachment = self.env["ir.attachment"].sudo()
         Attachment.search([("res_model", "=", self._name), ("res_id", "in", self.ids)]).unlink()
         return super().unlink()
 
+    def _delete_email(self):
+        """Delete these emails whoever shares them (their chatter entries,
+        sharers and attachments go too)."""
+        return self.sudo().unlink()
+
     # -- matching --------------------------------------------------------
     @api.model
-    def _match(self, account, headers_list):
-        """For each message (``mailsync.message.Headers``), the contacts and open
-        leads it concerns: ``[(headers, partner ids, lead ids)]``, only for the
-        messages that concern at least one. A few indexed queries per batch,
-        whatever its size."""
-        scope = account._matching_scope()
+    def _match(self, account, items, scope=None):
+        """For each message of ``items`` (``[(tag, headers)]``: ``headers`` a
+        ``mailsync.message.Headers``, ``tag`` whatever the caller carries with
+        it, e.g. its header record and UID), the contacts and open leads it
+        concerns: ``[(tag, headers, partner ids, lead ids)]``, only for the
+        messages that concern at least one: by address, and by thread (its
+        In-Reply-To or References naming a logged email of a lead, or a
+        message of Odoo's own on a lead or a contact). ``scope``: the
+        mailbox's ``_matching_scope()``, computed once per batch by the
+        caller (else here). A few indexed queries per batch, whatever its
+        size."""
+        scope = scope or account._matching_scope()
+        headers_list = [headers for _tag, headers in items]
         keys = [matching.external_keys(headers, scope) for headers in headers_list]
         all_keys = sorted(set().union(*keys))
         thread_ids = sorted({ref for headers in headers_list for ref in headers.thread_ids()})
@@ -262,25 +356,7 @@ class CrmMailInteraction(models.Model):
             self.env[model].flush_model()
         company = account.company_id.id
 
-        partners_by_key = defaultdict(set)
-        if all_keys:
-            rows = self.env.execute_query(
-                SQL(
-                    """SELECT mail_match_key, id FROM res_partner
-                        WHERE mail_match_key = ANY(%(keys)s) AND active
-                          AND (company_id IS NULL OR company_id = %(company)s)
-                       UNION
-                       SELECT e.email_key, p.id FROM crm_mail_partner_email e
-                         JOIN res_partner p ON p.id = e.partner_id
-                        WHERE e.email_key = ANY(%(keys)s) AND p.active
-                          AND (p.company_id IS NULL OR p.company_id = %(company)s)""",
-                    keys=all_keys,
-                    company=company,
-                )
-            )
-            for key, partner_id in rows:
-                partners_by_key[key].add(partner_id)
-
+        partners_by_key = self._partners_by_key(all_keys, company)
         partner_ids = sorted({pid for pids in partners_by_key.values() for pid in pids})
         leads_by_key, leads_by_partner = defaultdict(set), defaultdict(set)
         if all_keys:
@@ -301,7 +377,7 @@ class CrmMailInteraction(models.Model):
                 if partner_id:
                     leads_by_partner[partner_id].add(lead_id)
 
-        leads_by_thread = defaultdict(set)
+        leads_by_thread, partners_by_thread = defaultdict(set), defaultdict(set)
         if thread_ids:
             rows = self.env.execute_query(
                 SQL(
@@ -316,46 +392,123 @@ class CrmMailInteraction(models.Model):
             )
             for message_id, lead_id in rows:
                 leads_by_thread[message_id].add(lead_id)
+            # Odoo's own mail: sent from a chatter, or received through an
+            # alias (issue 13). A reply in its thread is logged on its record,
+            # whoever sent it.
+            rows = self.env.execute_query(
+                SQL(
+                    """SELECT m.message_id, m.model, m.res_id FROM mail_message m
+                         LEFT JOIN crm_lead l ON m.model = 'crm.lead' AND l.id = m.res_id
+                         LEFT JOIN res_partner p ON m.model = 'res.partner' AND p.id = m.res_id
+                        WHERE m.message_id = ANY(%(refs)s) AND m.crm_mail_interaction_id IS NULL
+                          AND ((l.active AND (l.company_id IS NULL OR l.company_id = %(company)s))
+                               OR (p.active AND (p.company_id IS NULL OR p.company_id = %(company)s)))""",
+                    refs=thread_ids,
+                    company=company,
+                )
+            )
+            for message_id, model, res_id in rows:
+                if model == "crm.lead":
+                    leads_by_thread[message_id].add(res_id)
+                else:
+                    partners_by_thread[message_id].add(res_id)
 
         matches = []
-        for headers, message_keys in zip(headers_list, keys, strict=True):
+        for (tag, headers), message_keys in zip(items, keys, strict=True):
             partners = {pid for key in message_keys for pid in partners_by_key.get(key, ())}
             leads = {lid for key in message_keys for lid in leads_by_key.get(key, ())}
             leads |= {lid for pid in partners for lid in leads_by_partner.get(pid, ())}
             leads |= {lid for ref in headers.thread_ids() for lid in leads_by_thread.get(ref, ())}
+            partners |= {pid for ref in headers.thread_ids() for pid in partners_by_thread.get(ref, ())}
             if partners or leads:
-                matches.append((headers, sorted(partners), sorted(leads)))
+                matches.append((tag, headers, sorted(partners), sorted(leads)))
         return matches
+
+    @api.model
+    def _partners_by_key(self, keys, company_id=None):
+        """The one way from address keys to contacts: ``{key: {partner id}}``
+        of the active contacts whose main or secondary address
+        (``crm.mail.partner.email``) has one of ``keys``
+        (``mailsync.addresses.normalize``), restricted to those of
+        ``company_id`` or of no company when it is given. One query."""
+        found = defaultdict(set)
+        keys = sorted(set(filter(None, keys)))
+        if not keys:
+            return found
+        self.env["res.partner"].flush_model(["mail_match_key", "active", "company_id"])
+        self.env["crm.mail.partner.email"].flush_model(["email_key", "partner_id"])
+        company = SQL("AND (p.company_id IS NULL OR p.company_id = %s)", company_id) if company_id else SQL()
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT p.mail_match_key, p.id FROM res_partner p
+                    WHERE p.mail_match_key = ANY(%(keys)s) AND p.active %(company)s
+                   UNION
+                   SELECT e.email_key, p.id FROM crm_mail_partner_email e
+                     JOIN res_partner p ON p.id = e.partner_id
+                    WHERE e.email_key = ANY(%(keys)s) AND p.active %(company)s""",
+                keys=keys,
+                company=company,
+            )
+        )
+        for key, partner_id in rows:
+            found[key].add(partner_id)
+        return found
 
     # -- logging ---------------------------------------------------------
     @api.model
-    def _log(self, account, items, role=None, owner=None):
+    def _log(self, account, items, role=None, owner=None, scope=None):
         """Log ``[(content, partner ids, lead ids)]`` (``content`` a
-        ``mailsync.message.Content``) for the mailbox's owner (or ``owner``, a
-        ``res.users`` record, possibly empty for a company-wide entry: the
-        company logging mailbox decides it per message); messages already
-        logged for that owner are skipped. ``role``: the folder's
-        (``"inbox"``, ``"sent"``, or None), which decides the direction. A
-        received message gets the receiving server's verdict on its sender
-        (``mailsync.authentication``). Returns the new interactions."""
+        ``mailsync.message.Content``) as shared by this mailbox for its owner
+        (or ``owner``, a ``res.users`` record, possibly empty for a
+        company-wide entry: the company logging mailbox decides it per
+        message). ``role``: the folder's (``"inbox"``, ``"sent"``, or None),
+        which decides the direction for that owner (``scope``: the mailbox's
+        ``_matching_scope()`` when the caller has it). A received message gets
+        the receiving server's verdict on its sender
+        (``mailsync.authentication``).
+
+        A message the company already holds (same identity) is not logged
+        again: the mailbox becomes one more sharer of that email (its
+        content is not read: a headers-only ``content`` is enough), and the
+        email gains the contacts and leads this mailbox found for it. A
+        message this mailbox already shares is skipped.
+
+        Returns the emails logged or shared by this call.
+
+        :raises LoggedConcurrently: another transaction logged one of these
+            messages since this one began (``UNIQUE(company, message_key)``);
+            roll back and call again.
+        """
         self = self.sudo()
         owner = account.user_id if owner is None else owner
-        scope = account._matching_scope()
+        scope = scope or account._matching_scope()
         trusted = account._trusted_authserv_ids()
         keys = [content.headers.identity for content, _partners, _leads in items]
-        done = set(
-            self.with_context(active_test=False)
-            .search([("owner_key", "=", owner.id or 0), ("message_key", "in", keys)])
-            .mapped("message_key")
-        )
-        vals_list, contents = [], []
+        existing = {
+            email.message_key: email
+            for email in self.with_context(active_test=False).search(
+                [("company_id", "=", account.company_id.id), ("message_key", "in", keys)]
+            )
+        }
+        vals_list, contents, joined, done = [], [], [], set()
         for content, partner_ids, lead_ids in items:
             headers = content.headers
             if headers.identity in done:
                 continue
             done.add(headers.identity)
-            contents.append(content)
             direction = matching.direction(headers, scope, role)
+            sharer = {
+                "account_id": account.id,
+                "owner_id": owner.id,
+                "sharing": account.sharing,
+                "direction": direction,
+            }
+            email = existing.get(headers.identity)
+            if email:
+                if not email.share_ids.filtered(lambda s: s.account_id == account and s.owner_id == owner):
+                    joined.append((email, sharer, partner_ids, lead_ids))
+                continue
+            contents.append(content)
             check = authentication.NONE
             if direction == matching.RECEIVED:
                 check = authentication.verdict(headers.authentication_results, trusted)
@@ -365,11 +518,8 @@ class CrmMailInteraction(models.Model):
                     "message_key": headers.identity,
                     "message_id": headers.message_id or False,
                     "thread_refs": " ".join(headers.thread_ids()) or False,
-                    "owner_id": owner.id,
-                    "account_id": account.id,
                     "company_id": account.company_id.id,
-                    "sharing": account.sharing,
-                    "direction": direction,
+                    "share_ids": [fields.Command.create(sharer)],
                     "sender_check": check,
                     "date": headers.date.replace(tzinfo=None) if headers.date else fields.Datetime.now(),
                     "sender": _format_addresses(headers.sender),
@@ -380,11 +530,72 @@ class CrmMailInteraction(models.Model):
                     "lead_ids": [fields.Command.set(lead_ids)],
                 }
             )
-        # One create per kind of record for the whole batch.
-        created = self.create(vals_list)
+        try:
+            # One create per kind of record for the whole batch, once the
+            # unique index has given this transaction these identities.
+            with self.env.cr.savepoint():
+                self._claim_identities(account.company_id.id, [vals["message_key"] for vals in vals_list])
+                created = self.create(vals_list)
+                self.env["crm.mail.interaction.share"].create(
+                    [{**sharer, "interaction_id": email.id} for email, sharer, _p, _l in joined]
+                )
+                self.env.flush_all()
+        except psycopg2.errors.SerializationFailure as error:
+            raise LoggedConcurrently(str(error)) from None
+        except psycopg2.errors.UniqueViolation as error:
+            if error.diag.table_name in (self._table, "crm_mail_interaction_share"):
+                raise LoggedConcurrently(str(error)) from None
+            raise
         created._store_attachments(contents)
         created._post_in_chatters()
-        return created
+        for email, _sharer, partner_ids, lead_ids in joined:
+            new_partners = set(partner_ids) - set(email.partner_ids.ids)
+            new_leads = set(lead_ids) - set(email.lead_ids.ids)
+            if new_partners or new_leads:
+                email.write(
+                    {
+                        "partner_ids": [fields.Command.link(pid) for pid in sorted(new_partners)],
+                        "lead_ids": [fields.Command.link(lid) for lid in sorted(new_leads)],
+                    }
+                )
+                email._update_chatters()
+        return created | self.browse([email.id for email, *_rest in joined])
+
+    @api.model
+    def _claim_identities(self, company_id, keys):
+        """Reserve the message identities ``keys`` of ``company_id`` for this
+        transaction, through the unique index on (company, message_key): a
+        row is inserted for each and deleted at once (the index entry keeps
+        any other transaction inserting the same identity waiting until this
+        one ends; the ORM's create then inserts the real row). Done in SQL,
+        so that the expected failure is not logged as a bad query.
+
+        :raises LoggedConcurrently: another transaction logged one of them
+            since this one began (it waited for that one to commit).
+        """
+        if not keys:
+            return
+        cr = self.env.cr
+        try:
+            with cr.savepoint(flush=False):
+                cr.execute(
+                    SQL(
+                        """INSERT INTO crm_mail_interaction (message_key, company_id, create_uid, write_uid,
+                                                             create_date, write_date)
+                           SELECT key, %(company)s, %(uid)s, %(uid)s, %(now)s, %(now)s
+                             FROM unnest(%(keys)s::varchar[]) AS key
+                        RETURNING id""",
+                        company=company_id or None,
+                        uid=self.env.uid,
+                        now=cr.now(),
+                        keys=list(keys),
+                    ),
+                    log_exceptions=False,
+                )
+                claimed = [row[0] for row in cr.fetchall()]
+                cr.execute(SQL("DELETE FROM crm_mail_interaction WHERE id = ANY(%s)", claimed))
+        except (psycopg2.errors.UniqueViolation, psycopg2.errors.SerializationFailure) as error:
+            raise LoggedConcurrently(str(error)) from None
 
     @api.model
     def _body_html(self, content):
@@ -427,15 +638,21 @@ class CrmMailInteraction(models.Model):
     def _post_in_chatters(self, records=None):
         """An email-style entry in the chatter of each contact and opportunity
         of each interaction (or only of ``records``: ``[(model, id)]``, for a
-        single interaction). One create for all."""
+        single interaction). One create for all.
+
+        A record whose chatter already holds the email's Message-ID (Odoo
+        sent it from there, or received it through an alias) gets no entry:
+        one Message-ID is one entry per record."""
         note = self.env.ref("mail.mt_note").id
         authors = self._authors()
+        held = self._held_by_odoo()
         vals_list = []
         for interaction in self:
             targets = records
             if targets is None:
                 targets = [("res.partner", pid) for pid in interaction.partner_ids.ids]
                 targets += [("crm.lead", lid) for lid in interaction.lead_ids.ids]
+            targets = [target for target in targets if (interaction.message_id, *target) not in held]
             values = {
                 "message_type": "email",
                 "subtype_id": note,
@@ -453,27 +670,42 @@ class CrmMailInteraction(models.Model):
         if vals_list:
             self.env["mail.message"].sudo().create(vals_list)
 
+    def _held_by_odoo(self):
+        """``{(Message-ID, model, res_id)}``: the records whose chatter holds one
+        of these emails' Message-IDs as Odoo's own message (not a logged
+        email's entry): sent from Odoo, or received through an alias."""
+        message_ids = sorted(set(filter(None, self.mapped("message_id"))))
+        if not message_ids:
+            return set()
+        self.env["mail.message"].flush_model(["message_id", "model", "res_id", "crm_mail_interaction_id"])
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT message_id, model, res_id FROM mail_message
+                    WHERE message_id = ANY(%s) AND model IN ('res.partner', 'crm.lead') AND res_id IS NOT NULL
+                      AND crm_mail_interaction_id IS NULL""",
+                message_ids,
+            )
+        )
+        return set(rows)
+
     def _authors(self):
-        """``{interaction id: author partner id}``: the owner for sent mail, the
-        sender's contact (main or secondary address) for received mail, no
-        one for a received email whose sender failed the check (its From may
-        be forged: the entry shows the From as written, as no contact's)."""
+        """``{interaction id: author partner id}``: the colleague who sent it for
+        sent mail, the sender's contact (main or secondary address) for
+        received mail, no one for a received email whose sender failed the
+        check (its From may be forged: the entry shows the From as written,
+        as no contact's)."""
         keys = {}
         authors = {}
         for interaction in self:
-            if interaction.direction == matching.SENT and interaction.owner_id:
-                authors[interaction.id] = interaction.owner_id.partner_id.id
+            senders = interaction.share_ids.filtered(lambda s: s.direction == matching.SENT and s.owner_id)
+            if interaction.direction == matching.SENT and senders:
+                authors[interaction.id] = senders.sorted("id")[0].owner_id.partner_id.id
             elif interaction.sender_check == authentication.FAIL:
                 authors[interaction.id] = False
             elif interaction.sender:
                 keys[interaction.id] = normalize(interaction.sender.rsplit("<", 1)[-1].rstrip(">"))
         if keys:
-            wanted = sorted(set(filter(None, keys.values())))
-            by_key = {}
-            for address in self.env["crm.mail.partner.email"].sudo().search([("email_key", "in", wanted)]):
-                by_key.setdefault(address.email_key, set()).add(address.partner_id.id)
-            for partner in self.env["res.partner"].sudo().search([("mail_match_key", "in", wanted)]):
-                by_key.setdefault(partner.mail_match_key, set()).add(partner.id)
+            by_key = self._partners_by_key(keys.values())
             for interaction in self.filtered(lambda i: i.id in keys):
                 linked = by_key.get(keys[interaction.id], set()) & set(interaction.partner_ids.ids)
                 authors[interaction.id] = min(linked) if linked else False
@@ -481,9 +713,8 @@ class CrmMailInteraction(models.Model):
 
     def _partner_of(self, key):
         """The linked contact with this address (main or secondary), if any."""
-        return self.partner_ids.filtered(
-            lambda partner: key and key in (partner.mail_match_key, *partner.secondary_email_ids.mapped("email_key"))
-        )[:1]
+        found = self._partners_by_key([key]).get(key, set())
+        return self.partner_ids.filtered(lambda partner: partner.id in found)[:1]
 
     def _chatter_display(self, user):
         """What the chatter shows around each of these emails' entries, for
@@ -516,6 +747,19 @@ class CrmMailInteraction(models.Model):
             "show_images": _("Show images"),
             "images_blocked": _("Remote images are not shown, to protect your privacy."),
         }
+        # "Shared by": the sharers that let ``user`` see the email (a private
+        # sharer is not named to others), the widest of their sharings.
+        Share = self.env["crm.mail.interaction.share"].sudo()
+        shares = Share.search(
+            [("interaction_id", "in", readable.ids), *Share._visible_domain(user)], order="interaction_id, id"
+        )
+        sharers, widest = defaultdict(dict), {}
+        company_name = self.env.company.name
+        for share in shares:
+            email_id = share.interaction_id.id
+            sharers[email_id][share.owner_id.name or share.company_id.name or company_name] = True
+            if SHARING_ORDER[share.sharing] >= SHARING_ORDER.get(widest.get(email_id), -1):
+                widest[email_id] = share.sharing
         result = {}
         for interaction in readable.sudo():
             leads = interaction.lead_ids.filtered(lambda lead: lead.active and lead.type == "opportunity")
@@ -525,8 +769,8 @@ class CrmMailInteraction(models.Model):
                 "interaction_id": interaction.id,
                 "header": [[label, value] for label, value in lines if value],
                 "date": format_datetime(env, interaction.date, tz=user.tz or False) if interaction.date else "",
-                "shared_by": interaction.owner_id.name or "",
-                "sharing": sharing_labels.get(interaction.sharing, ""),
+                "shared_by": ", ".join(sharers.get(interaction.id, {})),
+                "sharing": sharing_labels.get(widest.get(interaction.id), ""),
                 "labels": labels,
                 "can_open_email": True,
                 "can_create_opportunity": bool(may_sell and not lead),

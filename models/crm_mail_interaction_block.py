@@ -24,9 +24,13 @@ class CrmMailInteractionBlock(models.Model):
 
     def _blockable_by(self, user):
         """Whether ``user`` may block this email's sender from its chatter
-        entry: a received email of their own mailbox, with a sender address."""
+        entry: an email received in one of their own mailboxes (one of its
+        sharers), with a sender address."""
         self.ensure_one()
-        return bool(self.direction == matching.RECEIVED and self.owner_id == user and self._sender_address())
+        received = self.sudo().share_ids.filtered(
+            lambda share: share.owner_id == user and share.direction == matching.RECEIVED
+        )
+        return bool(received and self._sender_address())
 
     def _chatter_display(self, user):
         """Adds ``block`` to each entry: ``False`` when ``user`` may not
@@ -102,11 +106,13 @@ class CrmMailInteractionBlock(models.Model):
             )
         Blocked = self.env["crm.mail.blocked.sender"]
         doomed = Blocked._logged_from(user, Blocked._normalized(address, kind))
-        message_ids = doomed.mail_message_ids.ids
+        messages = doomed.mail_message_ids
         count = len(doomed)
         Blocked._block(address, kind)
         return {
-            "message_ids": message_ids,
+            # The entries gone with the emails' last sharer (an email a colleague
+            # also shares stays, under their sharing).
+            "message_ids": (messages - messages.exists()).ids,
             "message": self.env._(
                 "%(blocked)s is blocked. Logged emails removed: %(count)s. Your blocked senders are in your "
                 "preferences.",

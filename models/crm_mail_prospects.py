@@ -120,24 +120,25 @@ class CrmMailAccountProspects(models.Model):
         return self.exclude_calendar and exclusions.is_calendar_invitation(raw)
 
     # -- after matching: contacts by policy, New Senders ---------------------
-    def _after_match(self, batch, uidvalidity, fresh, matches):
+    def _after_match(self, batch, uidvalidity, fresh, matches, scope=None):
         """Messages of ``fresh`` (``[(record, headers)]``) that ``matches``
         left out: contacts are created by the mailbox's policy (their
-        messages are returned as new matches, ``[(headers, partner ids, lead
-        ids)]``); received mail from an outside sender that still matches
-        nothing is listed in New Senders."""
-        matched = {id(headers) for headers, _partners, _leads in matches}
-        unmatched = [(record, headers) for record, headers in fresh if id(headers) not in matched]
+        messages are returned as new matches, ``[(record, headers, partner
+        ids, lead ids)]``); received mail from an outside sender that still
+        matches nothing is listed in New Senders. ``scope``: the mailbox's
+        matching scope, computed once for the batch by the caller."""
+        matched = {record.uid for record, _headers, _partners, _leads in matches}
+        unmatched = [(record, headers) for record, headers in fresh if record.uid not in matched]
         if not unmatched or not self.user_id:
             return []
-        scope = self._matching_scope()
+        scope = scope or self._matching_scope()
         new_matches = []
         if self.contact_policy != "none":
             created = self._contacts_by_policy([headers for _record, headers in unmatched], scope, batch.role)
             if created:
-                new_matches = self.env["crm.mail.interaction"].sudo()._match(self, [h for _r, h in unmatched])
-                matched = {id(headers) for headers, _partners, _leads in new_matches}
-                unmatched = [(record, headers) for record, headers in unmatched if id(headers) not in matched]
+                new_matches = self.env["crm.mail.interaction"].sudo()._match(self, unmatched, scope=scope)
+                matched = {record.uid for record, _headers, _partners, _leads in new_matches}
+                unmatched = [(record, headers) for record, headers in unmatched if record.uid not in matched]
         if self.new_senders_enabled and unmatched:
             self.env["crm.mail.new.sender"]._note(self, batch.folder, uidvalidity, unmatched, scope)
         return new_matches
@@ -273,10 +274,9 @@ class CrmMailAccountProspects(models.Model):
                 if exclusions.header_reason(raw, rules) or account._excluded_whole(raw):
                     continue
                 contents.append((_Retried(uid=uid, size=len(raw)), message.parse_message(raw, limit)))
-            by_headers = {id(content.headers): (record, content) for record, content in contents}
             items = []
-            for headers, partners, leads in Interaction._match(account, [c.headers for _r, c in contents]):
-                record, content = by_headers[id(headers)]
+            pairs = [((record, content), content.headers) for record, content in contents]
+            for (record, content), _headers, partners, leads in Interaction._match(account, pairs):
                 items.append((record, content, partners, leads))
             new, _skipped = account._log_isolated(folder, uidvalidity, items)
             account.messages_logged += len(new)
@@ -527,7 +527,7 @@ class CrmMailBlockedSender(models.Model):
                 ]
             )
         )
-        return candidates.filtered(lambda i: _blocked_interaction(i, rule))
+        return candidates.filtered(lambda i, rule=rule: _blocked_interaction(i, rule))
 
     def _purge(self):
         """Remove what was logged from (or only to) these senders for their
@@ -537,8 +537,9 @@ class CrmMailBlockedSender(models.Model):
             rule = Exclusions([blocked.entry])
             needle = blocked.entry.lstrip("*.")
             doomed = self._logged_from(blocked.user_id, blocked.entry)
-            doomed.mail_message_ids.sudo().unlink()
-            doomed.unlink()
+            # What this user shared of them: an email a colleague shares too
+            # stays for them; one left without a sharer goes (with its entries).
+            doomed.share_ids.filtered(lambda s, user=blocked.user_id: s.owner_id == user).unlink()
             Sender.search([("user_id", "=", blocked.user_id.id), ("email", "ilike", needle)]).filtered(
                 lambda s, rule=rule: rule.matches(s.email)
             ).unlink()

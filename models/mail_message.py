@@ -10,10 +10,12 @@ class MailMessage(models.Model):
     crm_mail_interaction_id = fields.Many2one(
         "crm.mail.interaction", "Logged Email", index="btree_not_null", ondelete="cascade", readonly=True
     )
-    # Copies of the email's sharing, kept by the ORM (stored related fields):
-    # the record rule compares these columns of mail_message, with no join nor
-    # per-row subquery (crm.mail.interaction._message_visible_domain).
-    crm_mail_owner_id = fields.Many2one(related="crm_mail_interaction_id.owner_id", store=True, string="Shared By")
+    # Copies of the email's sole sharer (when one user's mailboxes share it),
+    # widest sharing and company, kept by the ORM (stored related fields): the
+    # record rule decides on these columns of mail_message, looking at the
+    # email's sharers only when several colleagues share it
+    # (crm.mail.interaction._message_visible_domain).
+    crm_mail_owner_id = fields.Many2one(related="crm_mail_interaction_id.sole_owner_id", store=True, string="Shared By")
     crm_mail_sharing = fields.Selection(related="crm_mail_interaction_id.sharing", store=True, string="Sharing")
     crm_mail_company_id = fields.Many2one(
         related="crm_mail_interaction_id.company_id", store=True, string="Logged Email Company"

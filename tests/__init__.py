@@ -25,6 +25,7 @@ from . import test_provider_refusals as test_provider_refusals
 from . import test_security_boundary as test_security_boundary
 from . import test_sender_authentication as test_sender_authentication
 from . import test_setup_wizard as test_setup_wizard
+from . import test_shared_emails as test_shared_emails
 from . import test_sync_resilience as test_sync_resilience
 from . import test_translations as test_translations
 from . import test_ui as test_ui

@@ -83,13 +83,14 @@ class TestInteractionLog(InteractionCase):
         again, _fetched = self.ingest(self.sam_box, raw)
         self.assertFalse(again)
 
-    def test_the_same_message_from_two_mailboxes_gives_one_entry_per_owner(self):
+    def test_the_same_message_from_two_mailboxes_gives_one_email_with_two_sharers(self):
         raw = raw_email("bea@customer.example", "sam@ourcompany.example, otto@ourcompany.example")
         sams, _fetched = self.ingest(self.sam_box, raw)
         ottos, _fetched = self.ingest(self.otto_box, raw)
-        self.assertEqual((sams.owner_id, sams.sharing), (self.sam, "team"))
-        self.assertEqual((ottos.owner_id, ottos.sharing), (self.otto, "private"))
-        self.assertEqual(len(self.chatter(self.customer).filtered("crm_mail_interaction_id")), 2)
+        self.assertEqual(sams, ottos)
+        shares = sams.share_ids.sorted("id")
+        self.assertEqual([(s.owner_id, s.sharing) for s in shares], [(self.sam, "team"), (self.otto, "private")])
+        self.assertEqual(len(self.chatter(self.customer).filtered("crm_mail_interaction_id")), 1)
 
     def test_closed_opportunities_get_nothing(self):
         self.opportunity.action_set_lost()

@@ -28,6 +28,8 @@ class CrmMailAccountRemove(models.TransientModel):
         account = self.account_id
         account.check_access("unlink")  # its owner or an administrator
         if self.delete_logged:
-            self.env["crm.mail.interaction"].sudo().search([("account_id", "=", account.id)]).unlink()
+            # This mailbox's sharers only: an email another mailbox shares
+            # too stays for it; one left without a sharer goes.
+            self.env["crm.mail.interaction.share"].sudo().search([("account_id", "=", account.id)]).unlink()
         account.unlink()
         return {"type": "ir.actions.act_window_close", "infos": {"done": True}}

@@ -53,7 +53,7 @@ class CrmMailCreateOpportunity(models.TransientModel):
         first = interactions.sorted("date")[:1]
         name, email = first._customer_name_and_email()
         partner = first._partner_of(email)
-        owner = first.owner_id
+        owner = (first.owner_ids & self.env.user) or first.owner_id
         values.update(
             {
                 "interaction_ids": [fields.Command.set(interactions.ids)],
