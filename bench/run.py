@@ -344,6 +344,11 @@ def main():
     parser.add_argument("--db-user", default=os.environ.get("PGUSER", os.environ.get("USER", "root")))
     parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
     parser.add_argument(
+        "--db-prefix",
+        default="crm_mail_sync_bench",
+        help="prefix of the bench's databases (dropped and created again): one per engineer on a shared server",
+    )
+    parser.add_argument(
         "--only",
         default="sync,memory,matching",
         help="comma-separated sections to run: sync (a-d), memory (r), matching (m)",
@@ -376,7 +381,7 @@ def main():
         for label, latency in passes:
             with LatencyProxy(dovecot.host, dovecot.port, latency / 1000.0) as proxy:
                 port = proxy.port if latency else dovecot.port  # loopback: straight to Dovecot
-                db = f"crm_mail_sync_bench_{'lat' if latency else 'lo'}"
+                db = f"{args.db_prefix}_{'lat' if latency else 'lo'}"
                 args.db = db
                 print(f"[{label}] preparing the Odoo database ...", file=sys.stderr)
                 prepare_database(args, args.sync_contacts)
@@ -397,7 +402,7 @@ def main():
             for heavy in heavy_messages(MEMORY_USER):
                 seed(dovecot, MEMORY_USER, [heavy])
                 del heavy
-            args.db = "crm_mail_sync_bench_memory"
+            args.db = f"{args.db_prefix}_memory"
             prepare_database(args, args.sync_contacts)
             results["memory"] = run_phase(args, "r", dovecot.port, args.db)
             # The baseline, in the same run: the same sync of ordinary mail only.
@@ -407,7 +412,7 @@ def main():
             results["memory"]["baseline_messages"] = args.messages if "sync" in only else 200
         if "matching" in only:
             print("Matching benchmark ...", file=sys.stderr)
-            args.db = "crm_mail_sync_bench_match"
+            args.db = f"{args.db_prefix}_match"
             prepare_database(args, args.contacts)
             results["matching"] = run_phase(args, "m", dovecot.port, args.db)
     report = render(args, results)

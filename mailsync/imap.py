@@ -4,6 +4,7 @@ list folders with their special-use flags. Every failure is a typed error."""
 import contextlib
 import dataclasses
 import imaplib
+import logging
 import re
 
 import imapclient
@@ -137,6 +138,7 @@ def connect(settings):
             ssl_context=context,
             timeout=settings.timeout,
         )
+    _quiet_imaplib(client)
     try:
         with _translate(settings), _refusals(settings, "starttls"):
             if settings.security is Security.STARTTLS:
@@ -151,6 +153,16 @@ def connect(settings):
             client.shutdown()
         raise
     return ImapSession(client, settings)
+
+
+def _quiet_imaplib(client):
+    """imapclient turns imaplib's debug output on (``debug = 5``) and sends it
+    to the ``imapclient.imaplib`` logger, whose level is only checked after
+    imaplib has formatted each response with ``%r``: every downloaded message
+    was copied into a string of its size or more, for nothing, unless that
+    logger is on. Off when it is off (issue 10: memory bounded per message)."""
+    if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
+        client._imap.debug = 0
 
 
 def _login(client, settings):

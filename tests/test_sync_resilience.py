@@ -201,6 +201,38 @@ class TestSyncResilience(MailSyncCase):
             client.logout()
         self.assertEqual(fetched, small_uid, "only the small message was downloaded")
 
+    def test_a_message_with_a_thousand_attachments_is_logged_with_all_of_them(self):
+        files = [(f"invoice-{n:04d}.pdf", "application/pdf", b"%%PDF-1.4 invoice %d\n" % n * 40) for n in range(1000)]
+        self.deliver(raw_email(CUSTOMER, ALICE[0], subject="Every invoice of the year", attachments=files))
+        created = []
+        Attachment = type(self.env["ir.attachment"])
+        original = Attachment.create
+
+        def counting(records, vals_list):
+            created.append(len(vals_list))
+            return original(records, vals_list)
+
+        with patch.object(Attachment, "create", counting):
+            self.run_cron()
+        interaction = self.logged()
+        self.assertEqual(interaction.subject, "Every invoice of the year")
+        attachments = interaction.attachment_ids
+        self.assertEqual(len(attachments), 1000)
+        self.assertEqual(
+            sorted(attachments.mapped("name")), [f"invoice-{n:04d}.pdf" for n in range(1000)], "every file, once"
+        )
+        by_name = {attachment.name: attachment for attachment in attachments}
+        self.assertEqual(by_name["invoice-0999.pdf"].raw, b"%PDF-1.4 invoice 999\n" * 40)
+        self.assertEqual(by_name["invoice-0999.pdf"].mimetype, "application/pdf")
+        # Shown on the contact's chatter entry with all of them.
+        entry = interaction.mail_message_ids.filtered(lambda message: message.model == "res.partner")
+        self.assertEqual(entry.res_id, self.customer.id)
+        self.assertEqual(len(entry.attachment_ids), 1000)
+        # Stored in groups (memory bounded by a group, not by the message).
+        self.assertEqual(sum(created), 1000)
+        self.assertLessEqual(max(created), 100)
+        self.assertEqual((self.box.state, self.box.skipped_message_count), ("connected", 0))
+
     def test_bodies_are_downloaded_a_few_at_a_time(self):
         self.deliver(*[raw_email(CUSTOMER, ALICE[0], subject=f"Mail {n}") for n in range(12)])
         sizes = []
