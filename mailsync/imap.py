@@ -89,10 +89,8 @@ class ImapSession:
         server's BYE and OK (RFC 3501 6.1.3: the server closes its side
         anyway): one round trip less than :meth:`close`, for a caller that
         has everything it wanted from the session (the idle poll)."""
-        try:
+        with contextlib.suppress(Exception):  # the connection may already be gone
             self.client._imap.send(self.client._imap._new_tag() + b" LOGOUT\r\n")
-        except Exception:  # noqa: BLE001, S110 - the connection may already be gone
-            pass
         with contextlib.suppress(Exception):
             self.client.shutdown()
 
@@ -156,7 +154,7 @@ class _Client(imapclient.IMAPClient):
     """imapclient's client on imaplib connections that keep the greeting's
     capabilities (:class:`_GreetingCapabilities`)."""
 
-    def _create_IMAP4(self):  # noqa: N802 - imapclient's name
+    def _create_IMAP4(self):
         if self.stream:
             return super()._create_IMAP4()
         connect_timeout = getattr(self._timeout, "connect", None)

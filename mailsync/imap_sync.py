@@ -38,8 +38,8 @@ import unicodedata
 
 from imapclient import exceptions as imap_exc
 from imapclient import imap_utf7
-from imapclient.response_parser import parse_response
 from imapclient.imapclient import as_pairs
+from imapclient.response_parser import parse_response
 
 from .errors import ConnectionLost, FolderUnavailable
 from .imap import PROTOCOL, Folder, _server_text, _translate
