@@ -89,10 +89,11 @@ class ImapSession:
         server's BYE and OK (RFC 3501 6.1.3: the server closes its side
         anyway): one round trip less than :meth:`close`, for a caller that
         has everything it wanted from the session (the idle poll)."""
+        imap = self.client._imap
         with contextlib.suppress(Exception):  # the connection may already be gone
-            self.client._imap.send(self.client._imap._new_tag() + b" LOGOUT\r\n")
+            imap.send(imap._new_tag() + b" LOGOUT\r\n")
         with contextlib.suppress(Exception):
-            self.client.shutdown()
+            imap.shutdown()  # imaplib's: imapclient's would log each poll at INFO
 
     @property
     def capabilities(self):
