@@ -282,7 +282,11 @@ def phase_l(args, odoo_env, build_messages, salesperson_mailbox):
         started = time.perf_counter()
         logged = log_all(account, items)
         elapsed = time.perf_counter() - started
-        cr.execute("SELECT count(*) FROM mail_message WHERE crm_mail_interaction_id IS NOT NULL")
+        cr.execute(
+            """SELECT count(*) FROM mail_message m JOIN crm_mail_interaction i ON i.id = m.crm_mail_interaction_id
+                WHERE i.account_id = %s""",
+            [account.id],
+        )
         entries = cr.fetchone()[0]
 
         second = salesperson_mailbox(env, args, f"logging-second-{time.time_ns()}", f"second-{LOG_USER}")
@@ -362,8 +366,9 @@ def render(args, results, load):
             "folder and logout, overlapped in threads (16 at a time), mailboxes claimed 32 at a time with a "
             "lease; no folder is opened and nothing is downloaded. Through the proxy each round trip costs "
             "30 ms, so the figure is that of the round trips a poll needs; on loopback it is Odoo's own cost "
-            "(claims, commits, decrypting each password). All mailboxes must be polled within one run: "
-            "a mailbox left for the next run waits one more interval.",
+            "(claims, commits, decrypting each password) and Dovecot's (a login process forked per "
+            "connection, on the same cores). All mailboxes should be polled within one run; when the budget "
+            "runs out with mailboxes still due, the cron triggers itself again at once.",
             "",
         ]
     workers = results.get("workers")
