@@ -252,3 +252,20 @@ def test_the_capabilities_of_the_greeting_are_those_the_server_answers_when_aske
     finally:
         kept.shutdown()
         asked.shutdown()
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls", "none"])
+def test_an_idle_poll_over_each_kind_of_connection(dovecot, mailbox, security):
+    """The kept capabilities and the early hang-up work over TLS too (after
+    STARTTLS the capabilities are asked again, RFC 2595 section 3.1)."""
+    login, plain = mailbox
+    dovecot.append(login, "INBOX", mail(1))
+    _batches, state = run(plain)
+    port = dovecot.ssl_port if security == "ssl" else dovecot.port
+    settings = ImapSettings(dovecot.host, port, security, login, "pw", cafile=dovecot.certs.ca_file)
+    assert poll([(settings, state)]) == [False]
+    dovecot.append(login, "INBOX", mail(2))
+    assert poll([(settings, state)]) == [True]
+    with connect(settings) as session:
+        assert "IMAP4REV1" in session.client._imap.capabilities
+        assert ("STARTTLS" in session.client._imap.capabilities) is (security == "none")
