@@ -152,7 +152,7 @@ class CrmMailAccount(models.Model):
         while time.monotonic() < deadline:
             accounts, token = self._claim_due_accounts(POLL_BATCH)
             if not accounts:
-                return
+                break  # none due, or none claimable now (see _run_again_if_due)
             try:
                 unchanged = accounts._poll_unchanged(token)
                 for account in accounts - unchanged:
@@ -165,7 +165,8 @@ class CrmMailAccount(models.Model):
 
     @api.model
     def _run_again_if_due(self):
-        """Trigger the sync cron now if a mailbox is still due (unclaimed)."""
+        """Trigger the sync cron now if a mailbox is still due and unclaimed:
+        the budget ran out, or the claims kept colliding with other workers'."""
         self.flush_model()
         now = fields.Datetime.now()
         self.env.cr.execute(
