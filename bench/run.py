@@ -38,6 +38,7 @@ import random
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -365,6 +366,8 @@ def phase_command(args, phase, port, db):
     command += ["--first-port", str(args.first_port or port), "--workers", ",".join(map(str, args.workers))]
     command += ["--farm-mailboxes", str(args.farm_mailboxes), "--farm-messages", str(args.farm_messages)]
     command += ["--log-messages", str(args.log_messages), "--profile-messages", str(args.profile_messages)]
+    if args.barrier:
+        command += ["--barrier", args.barrier]
     command += ["--odoo-src", args.odoo_src, "--addons-link", args.addons_link]
     command += ["--db-host", args.db_host, "--db-port", str(args.db_port), "--db-user", args.db_user]
     return command
@@ -428,6 +431,7 @@ def main():
     parser.add_argument("--log-messages", type=int, default=10000, help="messages of the logging section")
     parser.add_argument("--profile-messages", type=int, default=2000, help="of which logged again under cProfile")
     parser.add_argument("--first-port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--barrier", default="", help=argparse.SUPPRESS)
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--db", default="crm_mail_sync_bench", help=argparse.SUPPRESS)
@@ -552,7 +556,10 @@ def workers_section(args, dovecot):
                 scale._only_active(cr, scale.FARM_DOMAIN, suffix=f"farm{run}-")
             connection.commit()
             print(f"[workers] {count} at once ...", file=sys.stderr)
-            results = run_phases_at_once(args, "w", dovecot.port, args.db, count)
+            with tempfile.TemporaryDirectory() as barrier:
+                args.barrier = f"{barrier}:{count}"
+                results = run_phases_at_once(args, "w", dovecot.port, args.db, count)
+            args.barrier = ""
             with connection.cursor() as cr:
                 report[count] = scale.workers_report(cr, logins, {login: expected[login] for login in logins}, results)
             report[count]["messages"] = args.farm_mailboxes * args.farm_messages
