@@ -21,9 +21,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mailsync.autoconfig import Endpoints, default_ispdb
 from mailsync.autodetect import detect
-from mailsync.presets import load_presets
 from mailsync.testing.dns_server import DnsServer
 from mailsync.testing.http_server import HttpServer, Reply
+from mailsync.tests.presets_file import load_presets
 
 CONFIG = b"""<?xml version="1.0"?><clientConfig version="1.1"><emailProvider id="%EMAILDOMAIN%">
 <incomingServer type="imap"><hostname>mail.%EMAILDOMAIN%</hostname><port>993</port><socketType>SSL</socketType>

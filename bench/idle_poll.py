@@ -33,7 +33,7 @@ from mailsync.testing.dovecot import DovecotServer  # noqa: E402
 
 
 def stock_poll(job):
-    settings, state = job
+    settings, state, _sent_folder = job
     client = imapclient.IMAPClient(settings.host, port=settings.port, ssl=False, timeout=20)
     try:
         client.login(settings.username, settings.password)
@@ -62,7 +62,7 @@ def main():
             with LatencyProxy(dovecot.host, dovecot.port, rtt) as proxy:
                 port = proxy.port if rtt else dovecot.port
                 jobs = [
-                    (ImapSettings("127.0.0.1", port, "none", login, "bench-password"), state)
+                    (ImapSettings("127.0.0.1", port, "none", login, "bench-password"), state, None)
                     for login, state in zip(users, states, strict=True)
                 ]
                 now, stock = [], []

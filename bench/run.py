@@ -213,6 +213,20 @@ def salesperson_mailbox(env, args, login, address):
 
 
 # -- phases (each in its own process) --------------------------------------
+def timed_after_commit(cr, run):
+    """Commit what was set up, then call ``run()``: the seconds it took (wall clock)."""
+    cr.commit()
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def count(cr, query, params=()):
+    """The single number ``query`` selects."""
+    cr.execute(query, params)
+    return cr.fetchone()[0]
+
+
 def phase_a(args):
     """Stock fetchmail: one message per round trip, message_process into leads."""
     odoo, registry = odoo_env(args)
@@ -231,12 +245,8 @@ def phase_a(args):
                 "state": "done",
             }
         )
-        cr.commit()
-        started = time.perf_counter()
-        server._fetch_mail(batch_limit=10**9)
-        elapsed = time.perf_counter() - started
-        cr.execute("SELECT count(*) FROM crm_lead")
-        return {"seconds": elapsed, "messages": args.messages, "stored": cr.fetchone()[0]}
+        elapsed = timed_after_commit(cr, lambda: server._fetch_mail(batch_limit=10**9))
+        return {"seconds": elapsed, "messages": args.messages, "stored": count(cr, "SELECT count(*) FROM crm_lead")}
 
 
 def phase_b(args):
@@ -245,12 +255,9 @@ def phase_b(args):
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         account = salesperson_mailbox(env, args, "bench-seller", SYNC_USER)
-        cr.commit()
-        started = time.perf_counter()
-        account._cron_sync(budget_seconds=10**6)
-        elapsed = time.perf_counter() - started
-        cr.execute("SELECT count(*) FROM crm_mail_interaction")
-        return {"seconds": elapsed, "messages": args.messages, "stored": cr.fetchone()[0]}
+        elapsed = timed_after_commit(cr, lambda: account._cron_sync(budget_seconds=10**6))
+        stored = count(cr, "SELECT count(*) FROM crm_mail_interaction")
+        return {"seconds": elapsed, "messages": args.messages, "stored": stored}
 
 
 def phase_r(args):
@@ -260,14 +267,12 @@ def phase_r(args):
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         account = salesperson_mailbox(env, args, "memory-seller", MEMORY_USER)
-        cr.commit()
-        started = time.perf_counter()
-        account._cron_sync(budget_seconds=10**6)
-        elapsed = time.perf_counter() - started
-        cr.execute("SELECT count(*) FROM crm_mail_interaction WHERE account_id = %s", [account.id])
-        stored = cr.fetchone()[0]
-        cr.execute("SELECT count(*) FROM crm_mail_skipped_message WHERE account_id = %s", [account.id])
-        return {"seconds": elapsed, "stored": stored, "skipped": cr.fetchone()[0]}
+        elapsed = timed_after_commit(cr, lambda: account._cron_sync(budget_seconds=10**6))
+        return {
+            "seconds": elapsed,
+            "stored": count(cr, "SELECT count(*) FROM crm_mail_interaction WHERE account_id = %s", [account.id]),
+            "skipped": count(cr, "SELECT count(*) FROM crm_mail_skipped_message WHERE account_id = %s", [account.id]),
+        }
 
 
 def phase_c(args):
@@ -299,7 +304,7 @@ def phase_d(args):
     for login in IDLE_USERS:
         settings = ImapSettings("127.0.0.1", args.port, "none", login, PASSWORD)
         with connect(settings) as session:
-            jobs.append((settings, list(MailboxSync(session).batches())[-1].state))
+            jobs.append((settings, list(MailboxSync(session).batches())[-1].state, None))
     started = time.perf_counter()
     changed = sum(poll(jobs))
     elapsed = time.perf_counter() - started

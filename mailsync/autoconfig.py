@@ -19,7 +19,7 @@ Everything that comes from the network is untrusted: the XML is parsed by
 ``defusedxml`` with DTDs forbidden (no external entity, no entity expansion),
 after a size check (:data:`MAX_BYTES`); JSON is size-checked too. Host names in
 URLs are resolved through the caller's dnspython resolver (so tests never leave
-127.0.0.1) and every request has a deadline. Nothing here imports odoo.
+127.0.0.1) and every request has a deadline. Nothing here imports Odoo.
 """
 
 import contextlib
@@ -430,28 +430,30 @@ def is_microsoft_365_url(url):
     return any(host == name or host.endswith("." + name) for name in _MICROSOFT_365_HOSTS)
 
 
-def autodiscover_microsoft(url, *, resolver=None, timeout=3.0, cafile=None):
-    """Ask Microsoft's Autodiscover v2: an :class:`Exchange` of kind
-    ``microsoft365`` when the mailbox is in Microsoft 365, else None."""
+def _ask_autodiscover(url, *, resolver, timeout, cafile):
+    """Autodiscover v2's answer at ``url``: ``(protocol, url)``, or ``("", "")``
+    when the server does not answer 200 with a usable JSON answer."""
     try:
         status, body = http_get(url, resolver=resolver, timeout=timeout, cafile=cafile, accept="application/json")
         if status != 200:
-            return None
-        _protocol, answer = parse_autodiscover(body)
+            return "", ""
+        return parse_autodiscover(body)
     except (FetchError, AutoconfigError):
-        return None
-    return Exchange("microsoft365", answer) if is_microsoft_365_url(answer) else None
+        return "", ""
+
+
+def autodiscover_microsoft(url, *, resolver=None, timeout=3.0, cafile=None):
+    """Ask Microsoft's Autodiscover v2: an :class:`Exchange` of kind
+    ``microsoft365`` when the mailbox is in Microsoft 365, else None."""
+    _protocol, answer = _ask_autodiscover(url, resolver=resolver, timeout=timeout, cafile=cafile)
+    return Exchange("microsoft365", answer) if answer and is_microsoft_365_url(answer) else None
 
 
 def autodiscover_domain(url, *, resolver=None, timeout=3.0, cafile=None):
     """Ask the domain's own Autodiscover v2 for EWS: an :class:`Exchange`
     (``on_premises`` with its EWS URL, or ``microsoft365``), or None."""
-    try:
-        status, body = http_get(url, resolver=resolver, timeout=timeout, cafile=cafile, accept="application/json")
-        if status != 200:
-            return None
-        protocol, answer = parse_autodiscover(body)
-    except (FetchError, AutoconfigError):
+    protocol, answer = _ask_autodiscover(url, resolver=resolver, timeout=timeout, cafile=cafile)
+    if not answer:
         return None
     if is_microsoft_365_url(answer):
         return Exchange("microsoft365", answer)

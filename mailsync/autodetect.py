@@ -187,7 +187,16 @@ def parse_address(email):
 
 
 def detect(
-    email, presets, resolver=None, verify=None, timeout=3.0, *, ispdb=None, endpoints=None, budget=DETECTION_BUDGET
+    email,
+    presets,
+    resolver=None,
+    verify=None,
+    timeout=3.0,
+    *,
+    nameserver=None,
+    ispdb=None,
+    endpoints=None,
+    budget=DETECTION_BUDGET,
 ):
     """Detect the servers of ``email``; return a :class:`Detection`.
 
@@ -207,6 +216,9 @@ def detect(
     :param resolver: an object with ``resolve(qname, rdtype, lifetime=...)``
         like ``dns.resolver.Resolver`` (default: the system's resolver); the
         HTTP lookups resolve their host names through it as well
+    :param nameserver: ``"host"`` or ``"host:port"`` (default port 53): ask
+        this one name server instead of the system's (ignored when a
+        ``resolver`` is given)
     :param verify: ``verify(host, port, security, protocol) -> bool`` used to
         confirm a guessed server (default: :class:`ConnectionProbe`, a real
         TCP + TLS + greeting check)
@@ -233,7 +245,7 @@ def detect(
         return _from_config(email, domain, "ispdb", config, f"{domain} is in Thunderbird's ISP database")
 
     if resolver is None:
-        resolver = _system_resolver()
+        resolver = nameserver_resolver(nameserver) if nameserver else _system_resolver()
     dns_lookup = _Dns(resolver, timeout)
     if dns_lookup.dead:
         return Detection(email, domain, "none", detail="no DNS resolver")
@@ -519,6 +531,18 @@ def _quiet(function, budget):
         return function(budget)
     except Exception:  # noqa: BLE001 - one lookup failing only leaves its answer empty
         return None
+
+
+def nameserver_resolver(nameserver):
+    """A dnspython resolver asking only ``nameserver`` (``"host"`` or ``"host:port"``).
+
+    :raises ValueError: the port is not a number
+    """
+    host, _sep, port = nameserver.strip().partition(":")
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [host]
+    resolver.port = int(port or 53)
+    return resolver
 
 
 def _system_resolver():

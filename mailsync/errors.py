@@ -27,6 +27,68 @@ class MailSyncError(Exception):
     code = "error"
 
 
+class ReasonedError(MailSyncError):
+    """An error with one of a few known causes (``reason``, a key of
+    :attr:`texts`, else None) and the other side's own words (``detail``),
+    composed into an English ``str()``: "<prefix><what happened>. (<speaker>
+    said: <detail>) <what to do>"."""
+
+    #: reason -> (what happened, what to do)
+    texts = {None: ("the request failed", "Try again.")}
+    #: who the detail quotes
+    speaker = "Server"
+
+    def __init__(self, reason=None, detail=""):
+        self.reason = reason if reason in self.texts else None
+        self.detail = str(detail or "").strip()
+        summary, hint = self.texts[self.reason]
+        text = f"{self._prefix()}{summary}."
+        if self.detail:
+            text += f" ({self.speaker} said: {self.detail})"
+        super().__init__(f"{text} {hint}")
+
+    def _prefix(self):
+        return ""
+
+
+class OAuthError(ReasonedError):
+    """An identity provider refused a sign-in or a token, or could not be reached.
+
+    :param reason: the provider's OAuth error code (RFC 6749 5.2, 4.1.2.1)
+        when it is one of :attr:`texts`, ``"state_mismatch"`` (the answer
+        belongs to no sign-in started here) or ``"unreachable"``; else None
+    :param detail: the provider's own description (never a secret)
+    :param provider: ``"microsoft"`` or ``"google"``: whose sign-in failed
+    """
+
+    code = "oauth"
+    #: reason -> (what happened, what to do)
+    texts = {
+        "invalid_client": (
+            "the application (client id or client secret) was refused",
+            "Check the client id and client secret of the application (a client secret also expires).",
+        ),
+        "invalid_grant": ("the sign-in has expired or was revoked", "Sign in again."),
+        "access_denied": (
+            "the sign-in was cancelled or consent was refused",
+            "Sign in again and accept the requested permissions.",
+        ),
+        "state_mismatch": ("the sign-in answer does not belong to this sign-in", "Start the sign-in again."),
+        "unreachable": ("the sign-in service cannot be reached", "Check the network, then try again."),
+        None: ("the sign-in failed", "Try again; if it persists, check the application's registration."),
+    }
+    speaker = "Provider"
+    #: provider -> its name in the English message
+    providers = {"microsoft": "Microsoft", "google": "Google"}
+
+    def __init__(self, reason=None, detail="", provider="microsoft"):
+        self.provider = provider
+        super().__init__(reason, detail)
+
+    def _prefix(self):
+        return f"{self.providers.get(self.provider, self.provider)} sign-in: "
+
+
 class MailConnectionError(MailSyncError):
     """A mail server could not be used.
 

@@ -18,12 +18,13 @@ import urllib.parse
 
 import requests
 
-from .oauth import OAuthError, Tokens
+from .errors import OAuthError
+from .oauth import Tokens
 
 GOOGLE_AUTH_URL = "https://accounts.google.com/o/oauth2/v2/auth"
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 - an endpoint, not a secret
 GMAIL_SCOPE = "https://mail.google.com/"
-PROVIDER = "Google"
+PROVIDER = "google"
 
 
 @dataclasses.dataclass(frozen=True)

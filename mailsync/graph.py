@@ -16,14 +16,14 @@ import urllib.parse
 
 import requests
 
-from .errors import MailSyncError
+from .errors import ReasonedError
 
 GRAPH_URL = "https://graph.microsoft.com/v1.0"
 # Graph refuses larger requests; attachments beyond it need an upload session.
 MAX_MIME_BYTES = 4 * 1024 * 1024
 
 
-class GraphError(MailSyncError):
+class GraphError(ReasonedError):
     code = "graph"
     texts = {
         "unauthorized": (
@@ -51,16 +51,12 @@ class GraphError(MailSyncError):
         None: ("Microsoft Graph could not send the message", "Try again later."),
     }
 
+    speaker = "Graph"
+
     def __init__(self, reason=None, detail="", status=None, retry_after=None):
-        self.reason = reason if reason in self.texts else None
-        self.detail = str(detail or "").strip()
         self.status = status
         self.retry_after = retry_after
-        summary, hint = self.texts[self.reason]
-        text = f"{summary}."
-        if self.detail:
-            text += f" (Graph said: {self.detail})"
-        super().__init__(f"{text} {hint}")
+        super().__init__(reason, detail)
 
 
 _REASONS = {401: "unauthorized", 403: "forbidden", 404: "mailbox_not_found", 413: "too_large", 429: "throttled"}

@@ -58,6 +58,7 @@ the caller resumes from its last committed state),
 
 import base64
 import binascii
+import contextlib
 import copy
 import dataclasses
 import datetime
@@ -449,7 +450,7 @@ def header_block(item):
 # -- the sync ----------------------------------------------------------------------
 
 
-class GraphMailboxSync:
+class GraphMailboxSync(contextlib.AbstractContextManager):
     """Sync one mailbox over Graph (see the module's docstring).
 
     :param settings: :class:`GraphSettings`
@@ -470,9 +471,6 @@ class GraphMailboxSync:
         self.batch_size = max(1, int(batch_size))
         self.listing = None  # no folder listing: the folders are Graph's well-known ones
         self._headers_refused = False
-
-    def __enter__(self):
-        return self
 
     def __exit__(self, *exc_info):
         self.close()

@@ -64,15 +64,12 @@ class Folder:
         return not ({"\\Noselect", "\\NonExistent"} & self.flags)
 
 
-class ImapSession:
+class ImapSession(contextlib.AbstractContextManager):
     """A logged-in IMAP connection. Use :func:`connect` to open one."""
 
     def __init__(self, client, settings):
         self.client = client
         self.settings = settings
-
-    def __enter__(self):
-        return self
 
     def __exit__(self, *exc_info):
         self.close()

@@ -30,10 +30,10 @@ timeout stays :class:`~mailsync.errors.ConnectionTimeout`.
 import contextlib
 import copy
 import dataclasses
-import datetime
 import imaplib
 import json
 import ssl
+import time
 import unicodedata
 
 from imapclient import exceptions as imap_exc
@@ -41,8 +41,9 @@ from imapclient import imap_utf7
 from imapclient.imapclient import as_pairs
 from imapclient.response_parser import parse_response
 
-from .errors import ConnectionLost, FolderUnavailable
+from .errors import ConnectionLost, FolderUnavailable, MailboxRefused
 from .imap import PROTOCOL, Folder, _server_text, _translate
+from .refusals import imap_refusal, is_microsoft
 
 DEFAULT_WINDOW_DAYS = 30
 INBOX, SENT = "inbox", "sent"
@@ -121,6 +122,7 @@ _HEADER_ITEM = b"BODY.PEEK[HEADER.FIELDS (" + HEADER_FIELDS + b")]"
 # field name (astrings, RFC 3501 section 9), others change case or order.
 # Only one such item is requested, so any response key with this prefix is it.
 _HEADER_KEY_PREFIX = b"BODY[HEADER.FIELDS"
+SENT_SEARCH_INTERVAL = 3600  # seconds between listings while no sent folder is found
 _BODY_CHUNK = 5  # messages per BODY.PEEK[] fetch: a few bodies in memory at once
 
 
@@ -146,26 +148,59 @@ class FolderState:
 
 @dataclasses.dataclass
 class SyncState:
+    """What is known of a mailbox: its synced folders by name, and, while no
+    sent folder is found (none, or several candidates for the user to pick
+    from), when the folders were last listed (``sent_search_at``, seconds
+    since the epoch) and for which choice of the user (``sent_search_for``),
+    so that an idle poll lists them again only hourly or when the user picks
+    one (see :meth:`MailboxSync.changed`)."""
+
     folders: dict = dataclasses.field(default_factory=dict)
+    sent_search_at: float = 0.0
+    sent_search_for: str | None = None
 
     def to_json(self):
-        return json.dumps({name: dataclasses.asdict(state) for name, state in self.folders.items()}, sort_keys=True)
+        folders = {name: dataclasses.asdict(state) for name, state in self.folders.items()}
+        if not self.sent_search_at:
+            return json.dumps(folders, sort_keys=True)  # the shape of earlier versions
+        return json.dumps(
+            {
+                "version": 2,
+                "folders": folders,
+                "sent_search_at": self.sent_search_at,
+                "sent_search_for": self.sent_search_for,
+            },
+            sort_keys=True,
+        )
 
     @classmethod
     def from_json(cls, text):
+        """The state :meth:`to_json` wrote (either shape); an empty state for
+        nothing or for text that is not such JSON."""
         if not text:
             return cls()
         try:
             data = json.loads(text)
         except ValueError:
             return cls()
+        if not isinstance(data, dict):
+            return cls()
+        extra = {}
+        if data.get("version") == 2 and isinstance(data.get("folders"), dict):
+            at, choice = data.get("sent_search_at"), data.get("sent_search_for")
+            extra = {
+                "sent_search_at": float(at) if isinstance(at, int | float) else 0.0,
+                "sent_search_for": choice if isinstance(choice, str) else None,
+            }
+            data = data["folders"]
         fields = {field.name for field in dataclasses.fields(FolderState)}
         return cls(
             {
                 name: FolderState(**{key: value for key, value in values.items() if key in fields})
                 for name, values in data.items()
                 if isinstance(values, dict) and "name" in values and "role" in values
-            }
+            },
+            **extra,
         )
 
     @property
@@ -282,9 +317,6 @@ class HeaderRecord:
     ``size``: the whole message's size in bytes as the server reports it
     (``RFC822.SIZE``, RFC 3501 section 7.4.2), known before any download: the
     caller decides from it whether a message is too big to fetch.
-    ``internaldate``: the server's arrival date (naive datetime as imapclient
-    gives it, or None). ``flags``: ``frozenset`` of ``str``.
-    ``gm_msgid``: Gmail's message id (X-GM-MSGID) where the server has it.
     """
 
     folder: str
@@ -292,9 +324,6 @@ class HeaderRecord:
     uid: int
     raw_headers: bytes
     size: int
-    internaldate: datetime.datetime | None
-    flags: frozenset
-    gm_msgid: int | None = None
 
 
 @dataclasses.dataclass
@@ -340,7 +369,6 @@ class MailboxSync:
         self.sent_folder = sent_folder or None
         self._selected = None
         self.listing = None  # the folders as last listed (LIST), for the caller to show
-        self._gmail = session.capabilities >= {"X-GM-EXT-1"}
 
     @contextlib.contextmanager
     def _errors(self):
@@ -384,8 +412,14 @@ class MailboxSync:
         The STATUS commands are sent together (pipelined, RFC 3501 section
         5.5), so the poll costs one round trip whatever the number of
         folders. Raises ConnectionLost when the connection drops."""
-        if {state.role for state in self.state.folders.values()} != {INBOX, SENT}:
-            return True  # never synced, or no sent folder found yet: look again
+        roles = {state.role for state in self.state.folders.values()}
+        if INBOX not in roles:
+            return True  # never synced
+        if SENT not in roles and (
+            self.sent_folder != self.state.sent_search_for
+            or not 0 <= time.time() - self.state.sent_search_at < SENT_SEARCH_INTERVAL
+        ):
+            return True  # no sent folder found yet: list again hourly, or now that the user chose one
         known = list(self.state.folders.values())
         try:
             with self._errors():
@@ -435,6 +469,10 @@ class MailboxSync:
             for name, state in self.state.folders.items()
             if name in {folder.name for folder in folders.values()}
         }
+        if SENT in folders:
+            self.state.sent_search_at, self.state.sent_search_for = 0.0, None
+        else:
+            self.state.sent_search_at, self.state.sent_search_for = time.time(), self.sent_folder
         for role in (INBOX, SENT):
             folder = folders.get(role)
             if folder:
@@ -451,9 +489,16 @@ class MailboxSync:
         try:
             return self._examine(name)
         except imap_exc.IMAPClientError as exc:
-            refusal = _server_text(exc)
+            refusal, status = _server_text(exc)
+        settings = self.session.settings
+        # A refusal of the account or the server (RFC 5530 codes such as
+        # UNAVAILABLE, LIMIT, EXPIRED, or a provider's words) is not the folder's.
+        error = imap_refusal(
+            settings.host, settings.port, "select", refusal, microsoft=is_microsoft(settings.host), status=status
+        )
+        if not (isinstance(error, MailboxRefused) and error.reason is None):
+            raise error
         if any(folder.name == name and folder.selectable for folder in self.folders()):
-            settings = self.session.settings
             raise FolderUnavailable(PROTOCOL, settings.host, settings.port, name, refusal)
         return None  # deleted or renamed since LIST: the next run sees the new listing
 
@@ -526,12 +571,9 @@ class MailboxSync:
             self._examine(name)
 
     def _fetch_headers(self, name, role, uids):
-        items = [_HEADER_ITEM, b"RFC822.SIZE", b"INTERNALDATE", b"FLAGS"]
-        if self._gmail:
-            items.append(b"X-GM-MSGID")
         self._reopen(name)
         with self._errors():
-            response = self.client.fetch(uids, items)
+            response = self.client.fetch(uids, [_HEADER_ITEM, b"RFC822.SIZE"])
         records = []
         for uid in uids:
             data = response.get(uid)
@@ -544,11 +586,6 @@ class MailboxSync:
                     uid=uid,
                     raw_headers=header_block(data),
                     size=int(data.get(b"RFC822.SIZE", 0) or 0),
-                    internaldate=data.get(b"INTERNALDATE"),
-                    flags=frozenset(
-                        flag.decode() if isinstance(flag, bytes) else flag for flag in data.get(b"FLAGS", ())
-                    ),
-                    gm_msgid=data.get(b"X-GM-MSGID"),
                 )
             )
         return records
@@ -579,21 +616,23 @@ def header_block(data):
 
 def poll(jobs, workers=16):
     """Idle-poll many mailboxes at once: ``jobs`` is ``[(ImapSettings,
-    SyncState)]``; returns, in order, True (something new, or an error the
-    full sync will report) or False. The wait is the network's, so threads
-    overlap the round trips of up to ``workers`` mailboxes."""
+    SyncState, sent_folder)]`` (``sent_folder``: the user's choice, a folder
+    name or None, see :class:`MailboxSync`); returns, in order, True
+    (something new, or an error the full sync will report) or False. The wait
+    is the network's, so threads overlap the round trips of up to ``workers``
+    mailboxes."""
     from concurrent.futures import ThreadPoolExecutor
 
     from .imap import connect
 
     def one(job):
-        settings, state = job
+        settings, state, sent_folder = job
         try:
             session = connect(settings)
         except Exception:  # noqa: BLE001 - the full sync reports it properly
             return True
         try:
-            return MailboxSync(session, state).changed()
+            return MailboxSync(session, state, sent_folder=sent_folder).changed()
         except Exception:  # noqa: BLE001 - the full sync reports it properly
             return True
         finally:

@@ -14,7 +14,7 @@ import warnings
 import msal
 import requests
 
-from .errors import MailSyncError
+from .errors import OAuthError  # provider-neutral; also reached as oauth.OAuthError
 
 MICROSOFT_LOGIN = "https://login.microsoftonline.com"
 # Delegated scopes for reading a mailbox over IMAP and sending over SMTP as the
@@ -28,38 +28,9 @@ MICROSOFT_MAIL_SCOPES = (
 MICROSOFT_GRAPH_MAIL_SCOPES = ("https://graph.microsoft.com/Mail.Read",)
 # App-only: the permissions granted to the application (e.g. Mail.Send, Mail.Read).
 MICROSOFT_GRAPH_APP_SCOPES = ("https://graph.microsoft.com/.default",)
-
-
-class OAuthError(MailSyncError):
-    """The identity provider refused, or could not be reached."""
-
-    code = "oauth"
-    texts = {
-        "invalid_client": "the application (client id or client secret) was refused",
-        "invalid_grant": "the sign-in has expired or was revoked",
-        "access_denied": "the sign-in was cancelled or consent was refused",
-        "state_mismatch": "the sign-in answer does not belong to this sign-in",
-        "unreachable": "the sign-in service cannot be reached",
-        None: "the sign-in failed",
-    }
-    hints = {
-        "invalid_client": "Check the tenant id, client id and client secret of the app registration "
-        "(a client secret also expires).",
-        "invalid_grant": "Sign in again.",
-        "access_denied": "Sign in again and accept the requested permissions.",
-        "state_mismatch": "Start the sign-in again from Odoo.",
-        "unreachable": "Check the network, then try again.",
-        None: "Try again; if it persists, check the app registration.",
-    }
-
-    def __init__(self, reason=None, detail="", provider="Microsoft"):
-        self.reason = reason if reason in self.texts else None
-        self.detail = str(detail or "").strip()
-        self.provider = provider
-        text = f"{provider} sign-in: {self.texts[self.reason]}."
-        if self.detail:
-            text += f" (Provider said: {self.detail})"
-        super().__init__(f"{text} {self.hints[self.reason]}")
+PROVIDER = "microsoft"
+#: Seconds before its expiry from which a token is renewed rather than used.
+EXPIRY_MARGIN = 300
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +52,8 @@ class Tokens:
     refresh_token: str | None = dataclasses.field(default=None, repr=False)
     scope: str = ""
 
-    def expired(self, margin=300):
+    def expired(self, margin=EXPIRY_MARGIN):
+        """Whether the access token is expired or expires within ``margin`` seconds."""
         return time.time() > self.expires_at - margin
 
 
@@ -109,15 +81,15 @@ def _client(app):
             timeout=app.timeout,
         )
     except ValueError as exc:  # msal: the tenant's configuration could not be read
-        raise OAuthError("invalid_client", f"unknown tenant {app.tenant_id}") from exc
+        raise OAuthError("invalid_client", f"unknown tenant {app.tenant_id}", PROVIDER) from exc
     except requests.RequestException as exc:
-        raise OAuthError("unreachable", type(exc).__name__) from None
+        raise OAuthError("unreachable", type(exc).__name__, PROVIDER) from None
 
 
 def _tokens(result):
     if "access_token" not in result:
         description = (result.get("error_description") or "").strip()
-        raise OAuthError(result.get("error"), description.splitlines()[0] if description else "")
+        raise OAuthError(result.get("error"), description.splitlines()[0] if description else "", PROVIDER)
     scope = result.get("scope", "")
     return Tokens(
         access_token=result["access_token"],
@@ -131,7 +103,7 @@ def _call(function, *args, **kwargs):
     try:
         return function(*args, **kwargs)
     except requests.RequestException as exc:
-        raise OAuthError("unreachable", type(exc).__name__) from None
+        raise OAuthError("unreachable", type(exc).__name__, PROVIDER) from None
 
 
 def start_sign_in(app, redirect_uri, scopes=MICROSOFT_MAIL_SCOPES, login_hint=None):
@@ -157,11 +129,11 @@ def start_sign_in(app, redirect_uri, scopes=MICROSOFT_MAIL_SCOPES, login_hint=No
 def finish_sign_in(app, flow, response_params):
     """Redeem the provider's redirect (its query parameters) for tokens."""
     if response_params.get("error"):
-        raise OAuthError(response_params["error"], response_params.get("error_description", ""))
+        raise OAuthError(response_params["error"], response_params.get("error_description", ""), PROVIDER)
     try:
         result = _call(_client(app).acquire_token_by_auth_code_flow, flow, response_params)
     except ValueError as exc:  # msal: state mismatch or a replayed answer
-        raise OAuthError("state_mismatch", str(exc)) from None
+        raise OAuthError("state_mismatch", str(exc), PROVIDER) from None
     return _tokens(result)
 
 

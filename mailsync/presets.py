@@ -1,27 +1,16 @@
 """Mail provider presets: the servers, encryption and sign-in methods of a
 provider, and how to recognise it from an email address.
 
-The presets live in the addon's ``data/provider_presets.xml`` (an Odoo data
-file). :func:`load_presets` parses that file directly, so the engine and its
-tests use the same values as the database; the Odoo layer builds the same
-:class:`Preset` objects from ``crm.mail.provider`` records with
-:meth:`Preset.from_mapping`.
+The engine does not know where presets are stored: the caller gives them as
+plain data, :class:`Preset` objects built with :meth:`Preset.from_mapping`
+from a dict of field values per provider.
 """
 
 import dataclasses
 import fnmatch
-import os
-
-from lxml import etree
 
 from .security import Security
 
-#: The data file shipped with the addon (``mailsync/`` sits at the addon root).
-DEFAULT_PRESETS_FILE = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "provider_presets.xml"
-)
-
-MODEL = "crm.mail.provider"
 LOGIN_FORMATS = ("email", "local_part")
 
 _BOOLEAN_FIELDS = ("auth_password", "app_password_with_2fa", "auth_oauth_microsoft", "auth_oauth_google")
@@ -29,13 +18,9 @@ _INTEGER_FIELDS = ("sequence", "imap_port", "smtp_port")
 _LIST_FIELDS = ("domains", "mx_patterns")
 
 
-class PresetFileError(ValueError):
-    """The presets file is not a well-formed preset data file."""
-
-
 @dataclasses.dataclass(frozen=True)
 class Preset:
-    """One provider preset (the fields of ``crm.mail.provider``)."""
+    """One provider preset."""
 
     code: str
     name: str
@@ -70,10 +55,10 @@ class Preset:
 
     @classmethod
     def from_mapping(cls, values):
-        """A preset from a dict of field values (e.g. ``record.read()[0]``).
+        """A preset from a dict of field values (names as in :data:`FIELDS`).
 
-        Unknown keys (``id``, ``active``, ...) are ignored; Odoo's ``False``
-        for an empty Char field becomes ``""``; ``domains`` and
+        Unknown keys (``id``, ``active``, ...) are ignored; ``False`` or
+        ``None`` for an empty text becomes ``""``; ``domains`` and
         ``mx_patterns`` may be space-separated strings or sequences.
         """
         fields = {field.name: field for field in dataclasses.fields(cls)}
@@ -114,7 +99,7 @@ class Preset:
         return email.rsplit("@", 1)[0] if self.login_format == "local_part" else email
 
 
-#: The field names of a preset (those of ``crm.mail.provider`` it is built from).
+#: The field names of a preset (the keys :meth:`Preset.from_mapping` reads).
 FIELDS = tuple(field.name for field in dataclasses.fields(Preset))
 
 
@@ -129,40 +114,3 @@ def _words(value):
 def pattern_specificity(pattern):
     """How much of a host name a pattern pins down: literal characters count."""
     return len(pattern.replace("*", "").replace("?", ""))
-
-
-def load_presets(path=DEFAULT_PRESETS_FILE):
-    """Parse the Odoo data file at ``path``; return the presets by sequence.
-
-    Only ``<record model="crm.mail.provider">`` elements are read; each
-    ``<field>`` is either text or ``eval="True"``/``eval="False"`` (the only
-    ``eval`` expressions allowed, since nothing is evaluated here).
-    """
-    try:
-        parser = etree.XMLParser(resolve_entities=False, no_network=True)
-        tree = etree.parse(path, parser)  # noqa: S320 - the addon's own data file; no entities, no network
-    except (OSError, etree.XMLSyntaxError) as exc:
-        raise PresetFileError(f"{path}: {exc}") from exc
-    presets = []
-    for record in tree.iter("record"):
-        if record.get("model") != MODEL:
-            continue
-        values = {}
-        for field in record.iterfind("field"):
-            name = field.get("name")
-            if not name:
-                raise PresetFileError(f"{path}:{field.sourceline}: <field> without a name")
-            if field.get("eval") is not None:
-                expression = field.get("eval").strip()
-                if expression not in ("True", "False"):
-                    raise PresetFileError(f"{path}:{field.sourceline}: unsupported eval {expression!r}")
-                values[name] = expression == "True"
-            else:
-                values[name] = (field.text or "").strip()
-        if not values.get("code") or not values.get("name"):
-            raise PresetFileError(f"{path}:{record.sourceline}: record {record.get('id')!r} needs a code and a name")
-        try:
-            presets.append(Preset.from_mapping(values))
-        except ValueError as exc:
-            raise PresetFileError(f"{path}:{record.sourceline}: {exc}") from exc
-    return sorted(presets, key=lambda preset: (preset.sequence, preset.name))

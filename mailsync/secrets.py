@@ -5,7 +5,7 @@ associated data binds each token to where it is stored ("model,id,field"),
 so a ciphertext copied into another record or field does not decrypt. Fernet
 has no associated data, which is why it is not used here.
 
-Keys live outside the database (the Odoo side reads them from its
+Keys live outside the database: the caller reads them from its own
 configuration file or the environment). Several comma-separated keys may be
 given: the first encrypts, all decrypt, so a key can be rotated without
 losing what was stored under the previous one.
@@ -37,10 +37,8 @@ class MissingKey(SecretsError):
 
     def __init__(self):
         super().__init__(
-            "No encryption key is configured for stored mail secrets. Generate one with "
-            '`python3 -c "import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())"` '
-            "and set it as crm_mail_sync_key in the Odoo configuration file (or in the "
-            "CRM_MAIL_SYNC_KEY environment variable)."
+            "No encryption key was given for stored mail secrets: give one or more keys of 32 random "
+            "bytes in urlsafe base64 (generate_key() makes one)."
         )
 
 
@@ -74,7 +72,7 @@ class UnknownKey(DecryptionFailed):
         MailSyncError.__init__(
             self,
             f"A stored secret was encrypted with key {key_id}, which is not among the configured keys: "
-            "put that key back in the configuration (after the current one), or enter the secret again.",
+            "give that key again (after the current one), or enter the secret again.",
         )
         self.key_id = key_id
 

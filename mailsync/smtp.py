@@ -1,7 +1,7 @@
 """SMTP connections over the standard library's smtplib: connect (SSL, STARTTLS
 or plain), authenticate when asked to, send. Every failure is a typed error.
 
-Odoo sends the CRM's outgoing mail through its own ``ir.mail_server``; this
+Odoo sends the CRM's outgoing mail through its own outgoing servers; this
 module serves the connection test of the setup wizard and the engine tests.
 """
 

@@ -1,6 +1,7 @@
 # Order matters: Odoo registers models in import order, mixins before their users.
 # ruff: noqa: I001
 from . import crm_mail_secret_mixin as crm_mail_secret_mixin
+from . import crm_mail_oauth_mixin as crm_mail_oauth_mixin
 from . import crm_mail_provider as crm_mail_provider
 from . import crm_mail_account as crm_mail_account
 from . import crm_mail_account_sync as crm_mail_account_sync

@@ -1,16 +1,14 @@
-import time
-
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.models import MAGIC_COLUMNS
 from odoo.tools import email_normalize
 
 from ..mailsync import errors as engine_errors
-from ..mailsync import google_oauth, imap, matching, oauth
+from ..mailsync import imap, matching, oauth
 from ..mailsync.addresses import DEFAULT_EXCLUSIONS, domain_of
-from . import mail_network_policy
-from .crm_mail_provider import SECURITY_SELECTION
-from .mail_error_messages import describe
+from ..tools import mail_network_policy, messages
+from ..tools.messages import describe
+from .crm_mail_provider import AUTH_METHOD_SELECTION, SECURITY_SELECTION, SHARING_SELECTION
 
 # Set by the addon itself (setup wizard, sync, sign-in) or by an administrator,
 # never by a salesperson, whatever the client (form, JSON-RPC, import). Also
@@ -21,6 +19,8 @@ USER_FIELDS = frozenset({"sync_window_days"})
 # A change of any of these sends the password somewhere else: it is cleared.
 CONNECTION_FIELDS = ("imap_host", "imap_port", "imap_security")
 SYNC_WINDOW_DAYS = (1, 3650)
+# Sign-in method -> whose OAuth sign-in it is (crm.mail.oauth.mixin).
+OAUTH_PROVIDERS = {"oauth_microsoft": "microsoft", "oauth_google": "google"}
 
 
 class CrmMailAccount(models.Model):
@@ -40,7 +40,7 @@ class CrmMailAccount(models.Model):
 
     _name = "crm.mail.account"
     _description = "Connected Mailbox"
-    _inherit = ["crm.mail.secret.mixin"]
+    _inherit = ["crm.mail.secret.mixin", "crm.mail.oauth.mixin"]
     _order = "user_id, email"
     _rec_name = "email"
 
@@ -58,12 +58,7 @@ class CrmMailAccount(models.Model):
     active = fields.Boolean(default=True)
     provider_id = fields.Many2one("crm.mail.provider")
     auth_method = fields.Selection(
-        [
-            ("password", "Password"),
-            ("app_password", "App password"),
-            ("oauth_microsoft", "Microsoft OAuth 2.0"),
-            ("oauth_google", "Google OAuth 2.0"),
-        ],
+        AUTH_METHOD_SELECTION,
         "Sign-in Method",
         default="password",
         required=True,
@@ -86,11 +81,7 @@ class CrmMailAccount(models.Model):
     oauth_expires_at = fields.Float(copy=False, groups="base.group_system")
     oauth_connected = fields.Boolean("Signed In", compute="_compute_oauth_connected")
     sharing = fields.Selection(
-        [
-            ("private", "Private: only me"),
-            ("team", "My sales team"),
-            ("everyone", "Everyone in the company"),
-        ],
+        SHARING_SELECTION,
         "Shared With",
         default="private",
         required=True,
@@ -246,10 +237,8 @@ class CrmMailAccount(models.Model):
         self.ensure_one()
         # Checked again when connecting: what a name resolves to may change.
         mail_network_policy.check_encryption(self.env, "IMAP", self.imap_host, self.imap_port, self.imap_security)
-        if self.auth_method == "oauth_microsoft":
-            credentials = {"access_token": self._microsoft_access_token()}
-        elif self.auth_method == "oauth_google":
-            credentials = {"access_token": self._google_access_token()}
+        if self.auth_method in OAUTH_PROVIDERS:
+            credentials = {"access_token": self._oauth_access_token()}
         else:
             credentials = {"password": self._get_secret("imap_password")}
         return imap.ImapSettings(
@@ -260,33 +249,16 @@ class CrmMailAccount(models.Model):
             **credentials,
         )
 
-    # -- Microsoft OAuth 2.0 ---------------------------------------------
-    @api.model
-    def _microsoft_app(self):
-        params = self.env["ir.config_parameter"].sudo()
-        # Ours, else the app registration of Odoo's own Outlook integration.
-        app = self.env["res.config.settings"]._crm_mail_sync_oauth_app("microsoft")
-        tenant, client_id, secret = app["tenant"], app["client_id"], app["client_secret"]
-        if not (tenant and client_id and secret):
-            raise UserError(
-                self.env._(
-                    "Sign in with Microsoft is not set up yet: an administrator must enter the "
-                    "tenant ID, client ID and client secret in CRM settings, under Mail Sync."
-                )
-            )
-        return oauth.MicrosoftApp(
-            tenant_id=tenant,
-            client_id=client_id,
-            client_secret=secret,
-            # Microsoft's login host; tests point it at a local authorization server.
-            authority_host=params.get_param("crm_mail_sync.microsoft_authority_host", oauth.MICROSOFT_LOGIN),
-            cafile=params.get_param("crm_mail_sync.microsoft_authority_cafile") or None,
-        )
-
+    # -- Sign in with Microsoft or Google (crm.mail.oauth.mixin) ----------
     def action_microsoft_sign_in(self):
         self.ensure_one()
         self._microsoft_app()  # a clear error now rather than on Microsoft's page
         return self._sign_in_action("microsoft")
+
+    def action_google_sign_in(self):
+        self.ensure_one()
+        self._google_app()  # a clear error now rather than on Google's page
+        return self._sign_in_action("google")
 
     def _sign_in_action(self, provider):
         return {
@@ -302,37 +274,37 @@ class CrmMailAccount(models.Model):
             self._set_secret("oauth_refresh_token", tokens.refresh_token)
         self.sudo().oauth_expires_at = tokens.expires_at
 
-    def _microsoft_access_token(self):
-        return self._fresh_access_token(
-            lambda refresh_token: oauth.refresh(self._microsoft_app(), refresh_token),
-            self.env._("Sign in with Microsoft first (button “Sign in with Microsoft”)."),
-        )
-
-    def _fresh_access_token(self, refresh, not_signed_in):
-        """A valid access token, refreshed (and the refresh token rotated,
-        where the provider does) when due."""
+    def _oauth_provider(self):
+        """ "microsoft" or "google": whose sign-in this mailbox uses."""
         self.ensure_one()
-        if not self.sudo().oauth_refresh_token_secret:
-            raise UserError(not_signed_in)
-        if self.sudo().oauth_expires_at - 300 > time.time():
-            return self._get_secret("oauth_access_token")
-        try:
-            tokens = refresh(self._get_secret("oauth_refresh_token"))
-        except oauth.OAuthError as error:
-            raise UserError(self._describe_oauth_error(error)) from None
+        provider = OAUTH_PROVIDERS.get(self.auth_method)
+        if not provider:
+            raise UserError(
+                self.env._("The mailbox %(email)s does not sign in with Microsoft or Google.", email=self.email)
+            )
+        return provider
+
+    def _oauth_access_token(self):
+        """A valid access token of this mailbox's Microsoft or Google sign-in,
+        refreshed (and the refresh token rotated, where the provider does)
+        when due."""
+        provider = self._oauth_provider()
+        account = self.sudo()
+        if not account.oauth_refresh_token_secret:
+            raise UserError(messages.oauth_text(self.env, messages.OAUTH_NOT_SIGNED_IN, provider))
+        stored = oauth.Tokens(self._get_secret("oauth_access_token"), account.oauth_expires_at)
+        if not stored.expired():
+            return stored.access_token
+        tokens = self._oauth_refresh(provider, self._get_secret("oauth_refresh_token"))
         self._store_oauth_tokens(tokens)
         return tokens.access_token
 
-    def _oauth_access_token(self):
-        """A valid access token of this mailbox's Microsoft or Google sign-in."""
-        self.ensure_one()
-        if self.auth_method == "oauth_google":
-            return self._google_access_token()
-        if self.auth_method == "oauth_microsoft":
-            return self._microsoft_access_token()
-        raise UserError(
-            self.env._("The mailbox %(email)s does not sign in with Microsoft or Google.", email=self.email)
-        )
+    def _oauth_signed_in(self, tokens):
+        self._store_oauth_tokens(tokens)
+        self._after_oauth_sign_in()
+
+    def _oauth_sign_in_refused(self, message):
+        self.sudo().write({"state": "error", "last_error": message})
 
     def _after_oauth_sign_in(self):
         """Once signed in: test the mailbox, then switch on its outgoing server
@@ -346,84 +318,6 @@ class CrmMailAccount(models.Model):
                     server.active = True
             except UserError as error:
                 self.sudo().write({"state": "error", "last_error": error.args[0]})
-
-    # -- Google OAuth 2.0 ------------------------------------------------
-    @api.model
-    def _google_app(self):
-        params = self.env["ir.config_parameter"].sudo()
-        # Ours, else the OAuth client of Odoo's own Gmail integration.
-        app = self.env["res.config.settings"]._crm_mail_sync_oauth_app("google")
-        client_id, secret = app["client_id"], app["client_secret"]
-        if not (client_id and secret):
-            raise UserError(
-                self.env._(
-                    "Sign in with Google is not set up yet: an administrator must enter the Google "
-                    "client ID and client secret in CRM settings, under Mail Sync."
-                )
-            )
-        return google_oauth.GoogleApp(
-            client_id,
-            secret,
-            # Google's endpoints; tests point them at a local authorization server.
-            auth_url=params.get_param("crm_mail_sync.google_auth_url", google_oauth.GOOGLE_AUTH_URL),
-            token_url=params.get_param("crm_mail_sync.google_token_url", google_oauth.GOOGLE_TOKEN_URL),
-            cafile=params.get_param("crm_mail_sync.google_cafile") or None,
-        )
-
-    def action_google_sign_in(self):
-        self.ensure_one()
-        self._google_app()  # a clear error now rather than on Google's page
-        return self._sign_in_action("google")
-
-    def _google_access_token(self):
-        return self._fresh_access_token(
-            lambda refresh_token: google_oauth.refresh(self._google_app(), refresh_token),
-            self.env._("Sign in with Google first (button “Sign in with Google”)."),
-        )
-
-    def _describe_oauth_error(self, error):
-        if getattr(error, "provider", "Microsoft") == "Google":
-            return self._describe_google_error(error)
-        messages = {
-            "invalid_client": self.env._(
-                "Microsoft refused the app registration: an administrator must check the tenant "
-                "ID, client ID and client secret (a client secret also expires) in CRM settings."
-            ),
-            "invalid_grant": self.env._(
-                "The Microsoft sign-in of %(email)s has expired or was revoked: sign in again.",
-                email=self.email,
-            ),
-            "access_denied": self.env._(
-                "The Microsoft sign-in was cancelled or the permissions were refused: sign in " "again and accept them."
-            ),
-            "state_mismatch": self.env._(
-                "This Microsoft sign-in answer does not belong to a sign-in started here: start "
-                "again from the mailbox."
-            ),
-            "unreachable": self.env._(
-                "Microsoft's sign-in service cannot be reached: check the network and try again."
-            ),
-        }
-        return messages.get(error.reason) or self.env._("The Microsoft sign-in failed: try again.")
-
-    def _describe_google_error(self, error):
-        messages = {
-            "invalid_client": self.env._(
-                "Google refused the OAuth client: an administrator must check the Google client ID "
-                "and client secret in CRM settings."
-            ),
-            "invalid_grant": self.env._(
-                "The Google sign-in of %(email)s has expired or was revoked: sign in again.", email=self.email
-            ),
-            "access_denied": self.env._(
-                "The Google sign-in was cancelled or the access to Gmail was refused: sign in again and allow it."
-            ),
-            "state_mismatch": self.env._(
-                "This Google sign-in answer does not belong to a sign-in started here: start again from the mailbox."
-            ),
-            "unreachable": self.env._("Google's sign-in service cannot be reached: check the network and try again."),
-        }
-        return messages.get(error.reason) or self.env._("The Google sign-in failed: try again.")
 
     def action_test_connection(self):
         """Connect, sign in and list the folders; record and show the outcome."""
@@ -520,7 +414,7 @@ class CrmMailAccount(models.Model):
         params = self.env["ir.config_parameter"].sudo()
         server = self._own_outgoing_server()
         own = [self.email, self.user_id.email, *server._parse_from_filter(server.from_filter)]
-        public = {domain for preset in self.env["crm.mail.provider"]._presets() for domain in preset.domains}
+        public = self.env["crm.mail.provider"]._public_domains()
         domains = {domain_of(self.company_id.email)} | set(
             self.env["mail.alias.domain"].sudo().search([]).mapped("name")
         )

@@ -5,11 +5,12 @@ from odoo.exceptions import UserError
 
 from ..mailsync import errors as engine_errors
 from ..mailsync import graph, graph_sync, oauth
+from ..tools import messages
+from ..tools.messages import describe
 from . import crm_mail_account_sync as sync_core
-from .mail_error_messages import describe
 
 
-class CrmMailAccount(models.Model):
+class CrmMailAccountGraph(models.Model):
     """Mailboxes read through Microsoft Graph (Exchange Online, Microsoft 365,
     Outlook.com): ``kind`` "graph".
 
@@ -48,7 +49,7 @@ class CrmMailAccount(models.Model):
         self.ensure_one()
         if self.kind == "graph":
             return oauth.MICROSOFT_GRAPH_MAIL_SCOPES
-        return oauth.MICROSOFT_MAIL_SCOPES
+        return super()._microsoft_sign_in_scopes()
 
     def _store_oauth_tokens(self, tokens):
         """A Graph mailbox's sign-in returns a Graph token: only its refresh
@@ -69,16 +70,13 @@ class CrmMailAccount(models.Model):
         :raises UserError: not signed in, or the sign-in was refused
         """
         self.ensure_one()
-        app = self._microsoft_app()
-        try:
-            if self._graph_app_only():
-                return oauth.app_token(app).access_token
-            account = self.sudo()
-            if account.auth_method != "oauth_microsoft" or not account.oauth_refresh_token_secret:
-                raise UserError(self.env._("Sign in with Microsoft first (button “Sign in with Microsoft”)."))
-            tokens = oauth.refresh(app, account._get_secret("oauth_refresh_token"), oauth.MICROSOFT_GRAPH_MAIL_SCOPES)
-        except oauth.OAuthError as error:
-            raise UserError(self._describe_oauth_error(error)) from None
+        if self._graph_app_only():
+            return self._oauth_app_token()
+        account = self.sudo()
+        if account.auth_method != "oauth_microsoft" or not account.oauth_refresh_token_secret:
+            raise UserError(messages.oauth_text(self.env, messages.OAUTH_NOT_SIGNED_IN, "microsoft"))
+        refresh_token = account._get_secret("oauth_refresh_token")
+        tokens = self._oauth_refresh("microsoft", refresh_token, oauth.MICROSOFT_GRAPH_MAIL_SCOPES)
         if tokens.refresh_token:
             self._set_secret("oauth_refresh_token", tokens.refresh_token)
         return tokens.access_token

@@ -1,7 +1,7 @@
 from odoo import api, models
 
 
-class CrmMailAccount(models.Model):
+class CrmMailAccountKeys(models.Model):
     """The encryption key configuration error, above the mailbox list."""
 
     _inherit = "crm.mail.account"

@@ -30,23 +30,19 @@ from ..mailsync import errors as engine_errors
 from ..mailsync import forwarded, imap, message
 from ..mailsync.addresses import normalize
 from ..mailsync.queue import (
-    CANNOT_MOVE,
     DEFAULT_NOT_LOGGED,
     DEFAULT_QUEUE,
     DEFAULT_STORAGE,
     NOT_LOGGED,
-    NOT_LOGGED_MISSING,
-    QUEUE_MISSING,
-    SAME_FOLDER,
     STORAGE,
-    STORAGE_MISSING,
     QueueFolders,
     QueueSetupError,
     check_setup,
     create_folders,
     open_queue,
 )
-from . import mail_network_policy
+from ..tools import mail_network_policy, messages
+from ..tools.messages import describe
 from .crm_mail_account_sync import (
     BATCH_SIZE,
     BODY_CHUNK_BYTES,
@@ -54,7 +50,6 @@ from .crm_mail_account_sync import (
     DEFAULT_MAX_ATTACHMENT_MB,
     DEFAULT_MAX_MESSAGE_MB,
 )
-from .mail_error_messages import describe
 
 _logger = logging.getLogger(__name__)
 
@@ -72,7 +67,7 @@ class _Disabled:
         return iter(())
 
 
-class CrmMailAccount(models.Model):
+class CrmMailAccountQueue(models.Model):
     _inherit = "crm.mail.account"
 
     kind = fields.Selection(
@@ -171,26 +166,7 @@ class CrmMailAccount(models.Model):
     def _queue_problem_texts(self, problems):
         """What is missing and what to do, one sentence per problem, in the
         current user's language."""
-        texts = {
-            SAME_FOLDER: self.env._(
-                "The queue, storage and “Not logged” folders must be three different folders: change one of them."
-            ),
-            QUEUE_MISSING: self.env._(
-                "The queue folder “%(folder)s” does not exist in this mailbox: enter an existing folder "
-                "(the inbox is INBOX) or create it with your mail program."
-            ),
-            STORAGE_MISSING: self.env._(
-                "The storage folder “%(folder)s” does not exist yet: click “Create Missing Folders”."
-            ),
-            NOT_LOGGED_MISSING: self.env._(
-                "The “Not logged” folder “%(folder)s” does not exist yet: click “Create Missing Folders”."
-            ),
-            CANNOT_MOVE: self.env._(
-                "This server cannot move messages safely: it offers neither IMAP MOVE (RFC 6851) nor UIDPLUS "
-                "(RFC 4315). Ask your mail provider to enable one of them, or use another mail server."
-            ),
-        }
-        return [texts[code] % {"folder": name or ""} for code, name in problems]
+        return messages.describe_queue_problems(self.env, problems)
 
     def _queue_check(self):
         """Sign in and check the folders and the server's ability to move:
@@ -438,7 +414,7 @@ class CrmMailAccount(models.Model):
         return logged, skipped
 
 
-class ResUsers(models.Model):
+class ResUsersLoggingAddress(models.Model):
     _inherit = "res.users"
 
     crm_mail_logging_address = fields.Char(

@@ -3,7 +3,7 @@ from odoo import fields, models
 from ..mailsync import authentication
 
 
-class CrmMailAccount(models.Model):
+class CrmMailAccountSpoofing(models.Model):
     """Whose ``Authentication-Results`` a mailbox trusts (issue 11, spoofing)."""
 
     _inherit = "crm.mail.account"

@@ -7,7 +7,7 @@ import uuid
 import psycopg2
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, config
 
 from ..mailsync import errors as engine_errors
@@ -22,8 +22,8 @@ from ..mailsync.imap_sync import (
     poll,
     sent_folder_candidates,
 )
+from ..tools.messages import describe
 from .crm_mail_secret_mixin import EncryptionKeyError
-from .mail_error_messages import describe
 
 _logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def lease_duration():
     return datetime.timedelta(seconds=limit + 60) if limit else LEASE_WITHOUT_TIME_LIMIT
 
 
-class CrmMailAccount(models.Model):
+class CrmMailAccountSync(models.Model):
     """Syncing a mailbox: the cron claims due mailboxes a few at a time, reads
     their new mail in batches (headers first, bodies only of the messages
     that concern a CRM record, a few at a time), and commits each batch with
@@ -186,6 +186,19 @@ class CrmMailAccount(models.Model):
             cron.sudo()._trigger()
             self._commit()
 
+    @api.constrains("sent_folder_id")
+    def _check_sent_folder_id(self):
+        """The sent folder is one of this mailbox's own folders: the form only
+        offers those, and the same holds for a write over RPC naming another
+        mailbox's folder."""
+        for account in self:
+            if account.sent_folder_id and account.sent_folder_id.sudo().account_id != account:
+                raise ValidationError(
+                    self.env._(
+                        "The sent folder must be one of this mailbox's folders (%(email)s).", email=account.email
+                    )
+                )
+
     def _release(self, accounts, token):
         """Free the leases of ``accounts`` that ``token`` still holds."""
         self._rollback()  # whatever was left half-done is not ours to commit
@@ -213,7 +226,7 @@ class CrmMailAccount(models.Model):
                 settings = account._imap_settings()
             except UserError:
                 continue  # the full sync reports it
-            jobs.append((settings, SyncState.from_json(account.sync_state)))
+            jobs.append((settings, SyncState.from_json(account.sync_state), account.sent_folder_id.name or None))
             candidates |= account
         unchanged = self.browse()
         for account, changed in zip(candidates, poll(jobs), strict=True):

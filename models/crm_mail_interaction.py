@@ -10,7 +10,8 @@ from odoo.tools.mimetypes import guess_mimetype
 
 from ..mailsync import authentication, matching
 from ..mailsync.addresses import normalize, parse_header_addresses
-from .remote_content import block_remote_content
+from ..tools.remote_content import block_remote_content
+from .crm_mail_provider import SHARING_READER_SELECTION
 
 DIRECTIONS = [(matching.RECEIVED, "Received"), (matching.SENT, "Sent")]
 #: Attachments of logged emails are created this many (or this many bytes) at a time.
@@ -51,7 +52,7 @@ class CrmMailInteraction(models.Model):
     account_id = fields.Many2one("crm.mail.account", "Mailbox", index=True, readonly=True, ondelete="set null")
     company_id = fields.Many2one("res.company", readonly=True)
     sharing = fields.Selection(
-        [("private", "Private"), ("team", "Sales team"), ("everyone", "Everyone")],
+        SHARING_READER_SELECTION,
         required=True,
         default="private",
         readonly=True,
@@ -594,9 +595,6 @@ class CrmMailInteraction(models.Model):
             candidates = parse_header_addresses(self.recipients or "", self.cc or "")
             candidates = [c for c in candidates if self._partner_of(c[1])] or candidates
         return candidates[0] if candidates else ("", "")
-
-    def _customer_address(self):
-        return self._customer_name_and_email()[1]
 
     def _thread(self):
         """The logged emails of the same conversations (by Message-ID,

@@ -22,8 +22,8 @@ from ..mailsync import conversation, exclusions, imap, matching, message
 from ..mailsync import errors as engine_errors
 from ..mailsync.addresses import Exclusions, parse_header_addresses
 from ..mailsync.imap_sync import SyncState
+from ..tools.messages import describe
 from .crm_mail_account_sync import DEFAULT_MAX_ATTACHMENT_MB, _Retried
-from .mail_error_messages import describe
 
 _logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def _default_rule(rule):
     return default
 
 
-class CrmMailAccount(models.Model):
+class CrmMailAccountProspects(models.Model):
     _inherit = "crm.mail.account"
 
     exclude_bulk = fields.Boolean(
@@ -172,7 +172,7 @@ class CrmMailAccount(models.Model):
         return wanted
 
     def _public_domains(self):
-        return {domain for preset in self.env["crm.mail.provider"].sudo()._presets() for domain in preset.domains}
+        return self.env["crm.mail.provider"]._public_domains()
 
     def _contacts_by_policy(self, headers_list, scope):
         """Create (or bring back from the archive) a contact for each address
@@ -420,14 +420,7 @@ class CrmMailNewSender(models.Model):
         """The sender becomes a contact (found or created), their mail is logged."""
         self.ensure_one()
         contact, _interaction = self._make_contact()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "res.partner",
-            "res_id": contact.id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "current",
-        }
+        return contact._get_records_action(context={})
 
     def action_ignore_sender(self):
         return self._ignore("address")
@@ -573,7 +566,7 @@ def _wants_true(operator, value):
     return bool(value) if operator == "=" else not value
 
 
-class CrmMailInteraction(models.Model):
+class CrmMailInteractionFilters(models.Model):
     _inherit = "crm.mail.interaction"
 
     has_attachments = fields.Boolean(
@@ -636,7 +629,7 @@ class CrmMailInteraction(models.Model):
         return self.env["ir.actions.act_window"]._for_xml_id("crm_mail_sync.crm_mail_blocked_sender_action")
 
 
-class ResUsers(models.Model):
+class ResUsersBlockedSenders(models.Model):
     _inherit = "res.users"
 
     def action_open_my_blocked_senders(self):

@@ -7,6 +7,23 @@ SECURITY_SELECTION = [
     ("starttls", "STARTTLS"),
     ("none", "None (unencrypted)"),
 ]
+# Who may see the email logged from a mailbox, as its owner chooses it (the
+# mailbox and the setup wizard), and the same values as a reader of a logged
+# email sees them (crm.mail.interaction, the chatter's badge).
+SHARING_SELECTION = [
+    ("private", "Private: only me"),
+    ("team", "My sales team"),
+    ("everyone", "Everyone in the company"),
+]
+SHARING_READER_SELECTION = [("private", "Private"), ("team", "Sales team"), ("everyone", "Everyone")]
+# How a mailbox signs in to its servers (mailbox form and setup wizard).
+AUTH_METHOD_SELECTION = [
+    ("password", "Password"),
+    ("app_password", "App password"),
+    ("oauth_microsoft", "Sign in with Microsoft"),
+    ("oauth_google", "Sign in with Google"),
+]
+OAUTH_METHODS = ("oauth_microsoft", "oauth_google")
 
 
 class CrmMailProvider(models.Model):
@@ -55,15 +72,16 @@ class CrmMailProvider(models.Model):
 
     _code_unique = models.Constraint("UNIQUE(code)", "A provider preset with this code already exists.")
 
-    def _preset(self):
-        """This record as the engine's :class:`mailsync.presets.Preset`."""
-        self.ensure_one()
-        return presets.Preset.from_mapping(self.read(list(presets.FIELDS))[0])
-
     @api.model
     def _presets(self):
         """The active presets, best first, for the engine's autodetection."""
         return [presets.Preset.from_mapping(values) for values in self.search([]).read(list(presets.FIELDS))]
+
+    @api.model
+    def _public_domains(self):
+        """The email domains of the public providers (gmail.com, outlook.com,
+        ...): an address there says nothing of its owner's company."""
+        return {domain for preset in self.sudo()._presets() for domain in preset.domains}
 
     def _app_password_advice(self):
         """What to tell a user whose usual password was refused: this provider

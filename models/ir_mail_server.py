@@ -8,9 +8,9 @@ from odoo.tools import email_normalize
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
 from ..mailsync import errors as engine_errors
-from ..mailsync import graph, oauth, smtp
-from .graph_session import GraphSession
-from .mail_error_messages import describe
+from ..mailsync import graph, smtp
+from ..tools.graph_session import GraphSession
+from ..tools.messages import describe
 
 REVEAL = "crm_mail_sync_reveal_smtp_pass"
 # The value of REVEAL that decrypts: an object no client can send (JSON-RPC
@@ -62,7 +62,7 @@ class IrMailServer(models.Model):
     """
 
     _name = "ir.mail_server"
-    _inherit = ["ir.mail_server", "crm.mail.secret.mixin"]
+    _inherit = ["ir.mail_server", "crm.mail.secret.mixin", "crm.mail.oauth.mixin"]
 
     smtp_pass = fields.Char(
         compute="_compute_smtp_pass",
@@ -102,18 +102,23 @@ class IrMailServer(models.Model):
 
     def _smtp_login__(self, connection, smtp_user, smtp_password):  # Odoo's own signature
         if len(self) == 1 and self.smtp_authentication == OAUTH_AUTH:
-            account = self.sudo().crm_mail_account_id
-            if not account:
-                raise UserError(
-                    self.env._(
-                        "The outgoing mail server “%(server)s” signs in with a connected mailbox, but none "
-                        "is set: choose it in “Signed-in Mailbox”.",
-                        server=self.name,
-                    )
-                )
-            smtp.xoauth2_login(connection, smtp_user, account._oauth_access_token())
+            smtp.xoauth2_login(connection, smtp_user, self._oauth_access_token())
             return
         super()._smtp_login__(connection, smtp_user, smtp_password)
+
+    def _oauth_access_token(self):
+        """The token of the signed-in mailbox this server uses (crm.mail.oauth.mixin)."""
+        self.ensure_one()
+        account = self.sudo().crm_mail_account_id
+        if not account:
+            raise UserError(
+                self.env._(
+                    "The outgoing mail server “%(server)s” signs in with a connected mailbox, but none "
+                    "is set: choose it in “Signed-in Mailbox”.",
+                    server=self.name,
+                )
+            )
+        return account._oauth_access_token()
 
     @api.depends("smtp_pass_secret")
     @api.depends_context(REVEAL)
@@ -253,13 +258,10 @@ class IrMailServer(models.Model):
 
     def _graph_credentials(self):
         """An app-only token for Graph, Graph's URL and an extra CA (tests)."""
-        app = self.env["crm.mail.account"]._microsoft_app()
         params = self.env["ir.config_parameter"].sudo()
-        try:
-            token = oauth.app_token(app).access_token
-        except oauth.OAuthError as error:
-            raise UserError(self.env["crm.mail.account"]._describe_oauth_error(error)) from None
-        return token, params.get_param("crm_mail_sync.microsoft_graph_url", graph.GRAPH_URL), app.cafile
+        token = self._oauth_app_token()
+        cafile = params.get_param("crm_mail_sync.microsoft_authority_cafile") or None
+        return token, params.get_param("crm_mail_sync.microsoft_graph_url", graph.GRAPH_URL), cafile
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -272,6 +274,24 @@ class IrMailServer(models.Model):
         if SMTP_SETTINGS & vals.keys():
             self._send_settings_test_email()
         return result
+
+    def _test_email_failure(self, error):
+        """What to tell the user when the test email failed: a refusal by the
+        server (sign-in, sender, recipient, content) classified and explained
+        in their language as Test Connection does (issue 20), anything else in
+        the server's own words."""
+        self.ensure_one()
+        cause = error.__context__ if isinstance(error, MailDeliveryException) and error.__context__ else error
+        where = {"step": "auth", "token": self.smtp_authentication == OAUTH_AUTH}
+        if isinstance(cause, smtplib.SMTPRecipientsRefused) and cause.recipients:
+            recipient, (code, text) = next(iter(cause.recipients.items()))
+            cause, where = smtplib.SMTPResponseException(code, text), {"step": "rcpt", "recipient": recipient}
+        elif isinstance(cause, smtplib.SMTPSenderRefused):
+            where.update(step="mail", sender=cause.sender)
+        elif isinstance(cause, smtplib.SMTPDataError):
+            where["step"] = "data"
+        refusal = smtp.refusal_from_exception(cause, self.smtp_host, self.smtp_port, **where)
+        return describe(self.env, refusal) if refusal else _failure_reason(error)
 
     def _send_settings_test_email(self):
         if self.env.context.get("install_mode") or self.pool._init:
@@ -301,7 +321,7 @@ class IrMailServer(models.Model):
             try:
                 self.send_email(message, mail_server_id=server.id)
             except Exception as error:  # noqa: BLE001 - any failure refuses the settings
-                reason = _failure_reason(error)
+                reason = server._test_email_failure(error)
                 raise UserError(
                     self.env._(
                         "The outgoing mail server “%(server)s” could not send the test email to "

@@ -17,6 +17,16 @@ ODOO_OAUTH_PARAMS = {
 ODOO_OUTLOOK_ENDPOINT_PARAM = "microsoft_outlook.endpoint"
 
 
+def _client_secret(label, provider):
+    """The write-only field of ``provider``'s OAuth client secret."""
+    return fields.Char(
+        label,
+        compute="_compute_client_secrets",
+        inverse=f"_inverse_crm_mail_sync_{provider}_client_secret",
+        help="Stored encrypted; never shown again once saved.",
+    )
+
+
 class ResConfigSettings(models.TransientModel):
     """The Microsoft Entra app registration used for "Sign in with Microsoft",
     and the Google OAuth client used for "Sign in with Google" (administrators
@@ -32,20 +42,10 @@ class ResConfigSettings(models.TransientModel):
     crm_mail_sync_microsoft_client_id = fields.Char(
         "Microsoft Client ID", config_parameter="crm_mail_sync.microsoft_client_id"
     )
-    crm_mail_sync_microsoft_client_secret = fields.Char(
-        "Microsoft Client Secret",
-        compute="_compute_client_secrets",
-        inverse="_inverse_crm_mail_sync_microsoft_client_secret",
-        help="Stored encrypted; never shown again once saved.",
-    )
+    crm_mail_sync_microsoft_client_secret = _client_secret("Microsoft Client Secret", "microsoft")
     crm_mail_sync_microsoft_client_secret_set = fields.Boolean(compute="_compute_client_secrets_set")
     crm_mail_sync_google_client_id = fields.Char("Google Client ID", config_parameter="crm_mail_sync.google_client_id")
-    crm_mail_sync_google_client_secret = fields.Char(
-        "Google Client Secret",
-        compute="_compute_client_secrets",
-        inverse="_inverse_crm_mail_sync_google_client_secret",
-        help="Stored encrypted; never shown again once saved.",
-    )
+    crm_mail_sync_google_client_secret = _client_secret("Google Client Secret", "google")
     crm_mail_sync_google_client_secret_set = fields.Boolean(compute="_compute_client_secrets_set")
     crm_mail_sync_key_error = fields.Text("Encryption Key Error", compute="_compute_crm_mail_sync_key_error")
 

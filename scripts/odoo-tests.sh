@@ -3,6 +3,8 @@
 #   scripts/odoo-tests.sh                          every test of the addon
 #   scripts/odoo-tests.sh /crm_mail_sync:TestMailboxSync   one class (Odoo's --test-tags)
 #   scripts/odoo-tests.sh /crm_mail_sync:TestMailboxSync.test_the_cron_syncs_every_connected_mailbox
+#   scripts/odoo-tests.sh crm_mail_sync_tour              one kind: the browser tours
+#   scripts/odoo-tests.sh crm_mail_sync_imap              one kind: the classes that need Dovecot
 # Prints Odoo's log to .test-results/odoo-dev.log and the pass/fail counts.
 source "$(dirname "$0")/env.sh"
 ensure_odoo || exit 1

@@ -64,8 +64,6 @@ class MemoryBatch:
                 uid=uid,
                 raw_headers=raw,
                 size=len(raw),
-                internaldate=None,
-                flags=frozenset(),
             )
             for uid, raw in self.raws.items()
         ]

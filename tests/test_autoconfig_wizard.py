@@ -5,7 +5,7 @@ from odoo.tests import TransactionCase, tagged
 from odoo.addons.crm_mail_sync.mailsync.testing.dns_server import DnsServer
 from odoo.addons.crm_mail_sync.mailsync.testing.http_server import HttpServer, Reply
 
-from .test_ui import FrenchSalespersonCase
+from .common import FrenchSalespersonCase
 
 LOCAL = ["127.0.0.1"]
 BOUTIQUE = b"""<?xml version="1.0" encoding="UTF-8"?>

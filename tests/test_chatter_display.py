@@ -9,8 +9,8 @@ from odoo.tests import new_test_user, tagged
 
 from odoo.addons.mail.tools.discuss import Store
 
+from .common import PDF, InteractionCase
 from .mail_samples import raw_email
-from .test_interaction_log import PDF, InteractionCase
 
 TRACKER = "https://tracker.example/pixel.gif?u=42"
 REMOTE_HTML = (

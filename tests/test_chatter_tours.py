@@ -5,8 +5,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from odoo.tests import HttpCase, tagged
 
+from .common import TOUR_TAG, InteractionCase, load_language
 from .mail_samples import raw_email
-from .test_interaction_log import InteractionCase
 
 # A 1x1 transparent GIF.
 PIXEL = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
@@ -51,13 +51,12 @@ class PixelServer:
         self.server.server_close()
 
 
-@tagged("post_install", "-at_install")
+@tagged("post_install", "-at_install", TOUR_TAG)
 class TestChatterTourFrench(HttpCase, InteractionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["res.lang"]._activate_lang("fr_FR")
-        cls.env["ir.module.module"]._load_module_terms(["web", "mail", "crm", "crm_mail_sync"], ["fr_FR"])
+        load_language(cls.env, "fr_FR")
         cls.sam.write({"lang": "fr_FR", "tz": "Europe/Paris"})
 
     def test_french_salesperson_creates_an_opportunity_from_the_chatter(self):
@@ -78,7 +77,7 @@ class TestChatterTourFrench(HttpCase, InteractionCase):
         self.assertEqual((lead.type, lead.partner_id, lead.user_id), ("opportunity", self.customer, self.sam))
 
 
-@tagged("post_install", "-at_install")
+@tagged("post_install", "-at_install", TOUR_TAG)
 class TestRemoteImagesTour(HttpCase, InteractionCase):
     def test_no_request_leaves_for_a_remote_image_until_show_images(self):
         with PixelServer() as pixels:

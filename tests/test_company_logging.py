@@ -4,7 +4,6 @@ received mail, forwards (attachment and inline), no match, poison, a worker
 killed between the log and the move, Validate setup, administrators only.
 The cron's commits are savepoints (see tests/common.py)."""
 
-import os
 from unittest.mock import patch
 
 from odoo.exceptions import AccessError, UserError
@@ -12,12 +11,10 @@ from odoo.tests import HttpCase, tagged
 
 from odoo.addons.crm_mail_sync.mailsync import message as engine_message
 from odoo.addons.crm_mail_sync.mailsync import queue as engine_queue
-from odoo.addons.crm_mail_sync.mailsync import secrets
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE, BOB
 from odoo.addons.crm_mail_sync.mailsync.testing.dovecot import DovecotServer
-from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
 
-from .common import Killed, MailSyncCase, Transactions
+from .common import IMAP_TAG, TOUR_TAG, Killed, MailSyncCase, Transactions, load_language, use_encryption_key
 from .mail_samples import raw_email
 
 LOG = ("log@example.com", "log-Pa55word")
@@ -292,7 +289,7 @@ class TestCompanyLogging(MailSyncCase):
         self.assertFalse(self.salesman.with_user(self.salesman).crm_mail_logging_address)
 
 
-@tagged("post_install", "-at_install")
+@tagged("post_install", "-at_install", IMAP_TAG, TOUR_TAG)
 class TestCompanyLoggingTour(HttpCase):
     """An administrator working in Spanish, a real Dovecot, an encryption key."""
 
@@ -300,9 +297,8 @@ class TestCompanyLoggingTour(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.dovecot = cls.enterClassContext(DovecotServer(users=dict([LOG])))
-        cls.startClassPatcher(patch.dict(os.environ, {KEY_ENV: secrets.generate_key()}))
-        cls.env["res.lang"]._activate_lang("es_ES")
-        cls.env["ir.module.module"]._load_module_terms(["web", "mail", "crm", "crm_mail_sync"], ["es_ES"])
+        use_encryption_key(cls)
+        load_language(cls.env, "es_ES")
         admin = cls.env.ref("base.user_admin")
         admin.lang = "es_ES"
         Default = cls.env["ir.default"]

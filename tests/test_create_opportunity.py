@@ -3,8 +3,8 @@ from odoo.tests import Form, new_test_user, tagged
 
 from odoo.addons.crm_mail_sync.mailsync.message import clean_subject
 
+from .common import PDF, InteractionCase
 from .mail_samples import raw_email
-from .test_interaction_log import PDF, InteractionCase
 
 
 @tagged("post_install", "-at_install")

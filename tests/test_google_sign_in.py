@@ -1,12 +1,9 @@
-import os
 import urllib.parse
-from unittest.mock import patch
 
 import requests
 
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from odoo.addons.crm_mail_sync.mailsync import secrets
 from odoo.addons.crm_mail_sync.mailsync.testing.dns_server import DnsServer
 from odoo.addons.crm_mail_sync.mailsync.testing.dovecot import DovecotServer
 from odoo.addons.crm_mail_sync.mailsync.testing.oauth_server import (
@@ -15,13 +12,14 @@ from odoo.addons.crm_mail_sync.mailsync.testing.oauth_server import (
     OAuthServer,
 )
 from odoo.addons.crm_mail_sync.mailsync.testing.smtpd import SmtpServer
-from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
+
+from .common import IMAP_TAG, allow_sending, use_encryption_key
 
 CLIENT_ID, CLIENT_SECRET = "1234-crm.apps.googleusercontent.example", "google-client-secret"
 GMAIL = ("sam.seller@gmail.com", "an-unused-password")
 
 
-@tagged("post_install", "-at_install")
+@tagged("post_install", "-at_install", IMAP_TAG)
 class TestGoogleSignIn(HttpCase):
     """Sign in with Google from the setup wizard and from a mailbox, against a
     local OAuth 2.0 server answering on Google's endpoint paths (Google cannot
@@ -30,15 +28,14 @@ class TestGoogleSignIn(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.startClassPatcher(patch.dict(os.environ, {KEY_ENV: secrets.generate_key()}))
+        use_encryption_key(cls)
         cls.provider = cls.enterClassContext(OAuthServer(clients={CLIENT_ID: CLIENT_SECRET}, users=[GMAIL[0]]))
         cls.dovecot = cls.enterClassContext(
             DovecotServer(users=dict([GMAIL]), oauth2_introspection_url=cls.provider.introspection_url)
         )
         cls.dns = cls.enterClassContext(DnsServer({}))
         cls.smtpd = cls.enterClassContext(SmtpServer("none", check_token=cls.provider.token_user))
-        IrMailServer = type(cls.env["ir.mail_server"])
-        cls.startClassPatcher(patch.object(IrMailServer, "_disable_send", classmethod(lambda cls: False)))
+        allow_sending(cls)
         params = cls.env["ir.config_parameter"]
         base = f"https://localhost:{cls.provider.port}"
         params.set_param("crm_mail_sync.google_auth_url", base + GOOGLE_AUTH_PATH)

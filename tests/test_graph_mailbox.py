@@ -8,9 +8,9 @@ from odoo.tests import tagged
 
 from odoo.addons.crm_mail_sync.mailsync import oauth
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
-from odoo.addons.crm_mail_sync.mailsync.testing.oauth_server import GraphMail, OAuthServer
+from odoo.addons.crm_mail_sync.mailsync.testing.oauth_server import GraphMail
 
-from .common import Killed, MailSyncCase, Transactions
+from .common import Killed, MailSyncCase, Transactions, use_local_microsoft
 from .mail_samples import raw_email
 
 COMPANY_BOX = "sales@yourcompany.example.com"
@@ -27,20 +27,7 @@ class TestGraphMailbox(MailSyncCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.microsoft = cls.enterClassContext(
-            OAuthServer(clients={"app-id": "app-secret-value"}, users=[ALICE[0], COMPANY_BOX, TENANT_BOX])
-        )
-        params = cls.env["ir.config_parameter"]
-        params.set_param("crm_mail_sync.microsoft_authority_host", f"https://localhost:{cls.microsoft.port}")
-        params.set_param("crm_mail_sync.microsoft_authority_cafile", cls.microsoft.certs.ca_file)
-        params.set_param("crm_mail_sync.microsoft_graph_url", cls.microsoft.graph_url)
-        cls.env["res.config.settings"].create(
-            {
-                "crm_mail_sync_microsoft_tenant_id": cls.microsoft.tenant,
-                "crm_mail_sync_microsoft_client_id": "app-id",
-                "crm_mail_sync_microsoft_client_secret": "app-secret-value",
-            }
-        ).execute()
+        cls.microsoft = use_local_microsoft(cls, ALICE[0], COMPANY_BOX, TENANT_BOX)
         cls.customer = cls.env["res.partner"].create({"name": "Bea Buyer", "email": "bea@customer.example"})
         cls.opportunity = cls.env["crm.lead"].create(
             {"name": "Chairs", "type": "opportunity", "partner_id": cls.customer.id}

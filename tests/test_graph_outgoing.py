@@ -1,47 +1,21 @@
 import email
 import email.policy
 from email.message import EmailMessage
-from unittest.mock import patch
 
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
-from odoo.addons.crm_mail_sync.mailsync.testing.oauth_server import OAuthServer
 from odoo.addons.crm_mail_sync.models.ir_mail_server import GRAPH_AUTH
 
-from .common import MailSyncCase
+from .common import GraphSendingCase
 
 
 @tagged("post_install", "-at_install")
-class TestGraphOutgoingServer(MailSyncCase):
+class TestGraphOutgoingServer(GraphSendingCase):
     """An outgoing server that sends through Microsoft Graph with the app
     registration's Mail.Send permission, against a local server answering as
     Graph's documentation shows (Graph cannot be reached from here)."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.microsoft = cls.enterClassContext(OAuthServer(clients={"app-id": "app-secret-value"}, users=[ALICE[0]]))
-        params = cls.env["ir.config_parameter"]
-        params.set_param("crm_mail_sync.microsoft_authority_host", f"https://localhost:{cls.microsoft.port}")
-        params.set_param("crm_mail_sync.microsoft_authority_cafile", cls.microsoft.certs.ca_file)
-        params.set_param("crm_mail_sync.microsoft_graph_url", cls.microsoft.graph_url)
-        cls.env["res.config.settings"].create(
-            {
-                "crm_mail_sync_microsoft_tenant_id": cls.microsoft.tenant,
-                "crm_mail_sync_microsoft_client_id": "app-id",
-                "crm_mail_sync_microsoft_client_secret": "app-secret-value",
-            }
-        ).execute()
-        IrMailServer = type(cls.env["ir.mail_server"])
-        cls.startClassPatcher(patch.object(IrMailServer, "_disable_send", classmethod(lambda cls: False)))
-        cls.env.user.email = "admin@yourcompany.example.com"
-
-    def setUp(self):
-        super().setUp()
-        self.microsoft.graph_sent.clear()
-        self.microsoft.graph_app_permissions.add("Mail.Send")
 
     def create_server(self):
         return self.env["ir.mail_server"].create(

@@ -1,67 +1,9 @@
 from odoo.exceptions import AccessError
-from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
+from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
-from .mail_samples import MemoryBatch, raw_email
-
-PDF = b"%PDF-1.4 quote " * 100
-
-
-class InteractionCase(TransactionCase):
-    """Two sales teams, three salespeople, a customer with a secondary address
-    and an open opportunity; mailboxes are created directly (no server is
-    needed to log what a sync hands over)."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.env.company.email = "info@ourcompany.example"
-        groups = "sales_team.group_sale_salesman"
-        cls.sam = new_test_user(cls.env, "sam", email="sam@ourcompany.example", groups=groups, name="Sam Seller")
-        cls.tina = new_test_user(cls.env, "tina", email="tina@ourcompany.example", groups=groups, name="Tina Teammate")
-        cls.otto = new_test_user(cls.env, "otto", email="otto@ourcompany.example", groups=groups, name="Otto Other")
-        Team = cls.env["crm.team"]
-        cls.team_a = Team.create({"name": "Team A", "member_ids": [(6, 0, [cls.sam.id, cls.tina.id])]})
-        cls.team_b = Team.create({"name": "Team B", "member_ids": [(6, 0, [cls.otto.id])]})
-        cls.customer = cls.env["res.partner"].create(
-            {
-                "name": "Bea Buyer",
-                "email": "bea@customer.example",
-                "secondary_email_ids": [(0, 0, {"email": "Bea.Private@Gmail.com"})],
-            }
-        )
-        cls.opportunity = cls.env["crm.lead"].create(
-            {"name": "Bea's big order", "type": "opportunity", "partner_id": cls.customer.id, "user_id": cls.sam.id}
-        )
-        cls.sam_box = cls.mailbox(cls.sam, "team")
-        cls.otto_box = cls.mailbox(cls.otto, "private")
-
-    @classmethod
-    def mailbox(cls, user, sharing):
-        return (
-            cls.env["crm.mail.account"]
-            .sudo()
-            .create(
-                {
-                    "email": user.email,
-                    "user_id": user.id,
-                    "imap_host": "imap.ourcompany.example",
-                    "imap_login": user.email,
-                    "sharing": sharing,
-                }
-            )
-        )
-
-    def ingest(self, account, *raws, role="inbox"):
-        """What the sync does with a batch of the inbox (or of the sent folder,
-        ``role="sent"``): headers first, bodies of matches."""
-        batch = MemoryBatch(raws, folder="Sent" if role == "sent" else "INBOX", role=role)
-        logged = account._ingest(batch)
-        return logged, batch.fetched
-
-    def chatter(self, record, user=None):
-        Message = self.env["mail.message"].with_user(user) if user else self.env["mail.message"]
-        return Message.search([("model", "=", record._name), ("res_id", "=", record.id)])
+from .common import PDF, InteractionCase
+from .mail_samples import raw_email
 
 
 @tagged("post_install", "-at_install")

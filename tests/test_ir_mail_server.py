@@ -4,10 +4,11 @@ from unittest.mock import patch
 from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
 
-from odoo.addons.crm_mail_sync.mailsync import secrets
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
 from odoo.addons.crm_mail_sync.mailsync.testing.smtpd import SmtpServer
 from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
+
+from .common import allow_sending, use_encryption_key
 
 
 @tagged("post_install", "-at_install")
@@ -20,10 +21,9 @@ class TestOutgoingServer(TransactionCase):
         super().setUpClass()
         cls.smtpd = cls.enterClassContext(SmtpServer("none", users=dict([ALICE])))
         # Odoo never sends in tests; these tests are about sending, to 127.0.0.1 only.
-        IrMailServer = type(cls.env["ir.mail_server"])
-        cls.startClassPatcher(patch.object(IrMailServer, "_disable_send", classmethod(lambda cls: False)))
+        allow_sending(cls)
         cls.env.user.email = "admin@yourcompany.example.com"
-        cls.startClassPatcher(patch.dict(os.environ, {KEY_ENV: secrets.generate_key()}))
+        use_encryption_key(cls)
 
     def setUp(self):
         super().setUp()
@@ -59,10 +59,14 @@ class TestOutgoingServer(TransactionCase):
     def test_settings_that_cannot_send_are_refused_with_the_reason(self):
         # A refused save is rolled back, as the request that made it would be.
         with (
-            self.assertRaisesRegex(UserError, "could not send the test email.*not saved.*535"),
+            self.assertRaisesRegex(UserError, "could not send the test email.*not saved") as caught,
             self.env.cr.savepoint(),
         ):
             self.env["ir.mail_server"].create(self.server_values(smtp_pass="wrong"))
+        # Explained as Test Connection explains it (not the server's raw "535 ..."):
+        # what is wrong and what to do.
+        self.assertIn("rejected the user name or password", str(caught.exception))
+        self.assertIn("create an app password", str(caught.exception))
         self.assertFalse(self.env["ir.mail_server"].search([("name", "=", "Sam's SMTP")]))
 
     def test_a_user_without_email_is_told_to_set_one(self):

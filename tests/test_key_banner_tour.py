@@ -6,8 +6,10 @@ from odoo.tests import HttpCase, tagged
 from odoo.addons.crm_mail_sync.mailsync import secrets
 from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
 
+from .common import TOUR_TAG
 
-@tagged("post_install", "-at_install")
+
+@tagged("post_install", "-at_install", TOUR_TAG)
 class TestKeyBannerTour(HttpCase):
     """Issue 11, item 3: what an administrator sees in the browser when a key was removed."""
 

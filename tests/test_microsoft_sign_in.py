@@ -1,19 +1,16 @@
-import os
 import urllib.parse
-from unittest.mock import patch
 
 import requests
 
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from odoo.addons.crm_mail_sync.mailsync import secrets
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
 from odoo.addons.crm_mail_sync.mailsync.testing.dovecot import DovecotServer
-from odoo.addons.crm_mail_sync.mailsync.testing.oauth_server import OAuthServer
-from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
+
+from .common import IMAP_TAG, oauth_mailbox_values, use_encryption_key, use_local_microsoft
 
 
-@tagged("post_install", "-at_install")
+@tagged("post_install", "-at_install", IMAP_TAG)
 class TestMicrosoftSignIn(HttpCase):
     """Sign in with Microsoft from a mailbox, against a local OAuth 2.0 server
     that speaks Microsoft's endpoints (the real one cannot be reached here),
@@ -22,40 +19,17 @@ class TestMicrosoftSignIn(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.startClassPatcher(patch.dict(os.environ, {KEY_ENV: secrets.generate_key()}))
-        cls.provider = cls.enterClassContext(OAuthServer(clients={"app-id": "app-secret-value"}, users=[ALICE[0]]))
+        use_encryption_key(cls)
+        cls.provider = use_local_microsoft(cls, ALICE[0], graph=False)
         cls.dovecot = cls.enterClassContext(
             DovecotServer(users=dict([ALICE]), oauth2_introspection_url=cls.provider.introspection_url)
         )
-        params = cls.env["ir.config_parameter"]
-        params.set_param("crm_mail_sync.microsoft_authority_host", f"https://localhost:{cls.provider.port}")
-        params.set_param("crm_mail_sync.microsoft_authority_cafile", cls.provider.certs.ca_file)
-        cls.env["res.config.settings"].create(
-            {
-                "crm_mail_sync_microsoft_tenant_id": cls.provider.tenant,
-                "crm_mail_sync_microsoft_client_id": "app-id",
-                "crm_mail_sync_microsoft_client_secret": "app-secret-value",
-            }
-        ).execute()
         cls.salesman = new_test_user(
             cls.env, login="sam", password="sam-password-1", email=ALICE[0], groups="sales_team.group_sale_salesman"
         )
 
     def _account(self):
-        return (
-            self.env["crm.mail.account"]
-            .with_user(self.salesman)
-            .create(
-                {
-                    "email": ALICE[0],
-                    "auth_method": "oauth_microsoft",
-                    "imap_host": self.dovecot.host,
-                    "imap_port": self.dovecot.port,
-                    "imap_security": "none",
-                    "imap_login": ALICE[0],
-                }
-            )
-        )
+        return self.env["crm.mail.account"].with_user(self.salesman).create(oauth_mailbox_values(self.dovecot))
 
     def _sign_in(self, account):
         self.authenticate("sam", "sam-password-1")

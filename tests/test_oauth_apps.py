@@ -1,20 +1,17 @@
-import os
 import urllib.parse
-from unittest.mock import patch
 
 import requests
 
 from odoo.exceptions import UserError
 from odoo.tests import Form, HttpCase, new_test_user, tagged
 
-from odoo.addons.crm_mail_sync.mailsync import secrets
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
 from odoo.addons.crm_mail_sync.mailsync.testing.dovecot import DovecotServer
-from odoo.addons.crm_mail_sync.mailsync.testing.oauth_server import OAuthServer
-from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
+
+from .common import IMAP_TAG, oauth_mailbox_values, use_encryption_key, use_local_microsoft
 
 
-@tagged("post_install", "-at_install")
+@tagged("post_install", "-at_install", IMAP_TAG)
 class TestOdooOAuthApps(HttpCase):
     """One place for the OAuth apps: with the app registration of Odoo's own Outlook
     integration (system parameters microsoft_outlook_client_id / _secret, and its endpoint
@@ -24,14 +21,14 @@ class TestOdooOAuthApps(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.startClassPatcher(patch.dict(os.environ, {KEY_ENV: secrets.generate_key()}))
-        cls.provider = cls.enterClassContext(OAuthServer(clients={"odoo-app-id": "odoo-app-secret"}, users=[ALICE[0]]))
+        use_encryption_key(cls)
+        cls.provider = use_local_microsoft(
+            cls, ALICE[0], clients={"odoo-app-id": "odoo-app-secret"}, app=False, graph=False
+        )
         cls.dovecot = cls.enterClassContext(
             DovecotServer(users=dict([ALICE]), oauth2_introspection_url=cls.provider.introspection_url)
         )
         params = cls.env["ir.config_parameter"]
-        params.set_param("crm_mail_sync.microsoft_authority_host", f"https://localhost:{cls.provider.port}")
-        params.set_param("crm_mail_sync.microsoft_authority_cafile", cls.provider.certs.ca_file)
         for key in ("tenant_id", "client_id", "client_secret"):
             params.set_param(f"crm_mail_sync.microsoft_{key}", False)
         # What Odoo's "Use an Outlook Server" settings store.
@@ -45,20 +42,7 @@ class TestOdooOAuthApps(HttpCase):
         )
 
     def _account(self):
-        return (
-            self.env["crm.mail.account"]
-            .with_user(self.salesman)
-            .create(
-                {
-                    "email": ALICE[0],
-                    "auth_method": "oauth_microsoft",
-                    "imap_host": self.dovecot.host,
-                    "imap_port": self.dovecot.port,
-                    "imap_security": "none",
-                    "imap_login": ALICE[0],
-                }
-            )
-        )
+        return self.env["crm.mail.account"].with_user(self.salesman).create(oauth_mailbox_values(self.dovecot))
 
     def test_sign_in_with_microsoft_uses_odoo_outlook_app_with_no_second_client_id(self):
         account = self._account()

@@ -10,9 +10,8 @@ from odoo.tools.safe_eval import safe_eval
 
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
 
-from .common import MailSyncCase, Transactions
+from .common import InteractionCase, MailSyncCase, Transactions
 from .mail_samples import raw_email
-from .test_interaction_log import InteractionCase
 
 NEWSLETTER_HEADERS = (
     "List-Unsubscribe: <https://news.example/unsubscribe?u=1>\r\nList-Id: <weekly.news.example>\r\n"

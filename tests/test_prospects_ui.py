@@ -2,8 +2,8 @@ from odoo.tests import tagged
 
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
 
+from .common import FrenchSalespersonCase
 from .mail_samples import MemoryBatch, raw_email
-from .test_ui import FrenchSalespersonCase
 
 
 @tagged("post_install", "-at_install")

@@ -1,16 +1,14 @@
 import json
-import os
 import pathlib
-from unittest.mock import patch
 
 from odoo.exceptions import UserError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
-from odoo.addons.crm_mail_sync.mailsync import secrets
 from odoo.addons.crm_mail_sync.mailsync.testing.dns_server import DnsServer
 from odoo.addons.crm_mail_sync.mailsync.testing.scripted import PASSWORD, ScriptedServer, play_case
-from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
-from odoo.addons.crm_mail_sync.models.mail_error_messages import describe
+from odoo.addons.crm_mail_sync.tools.messages import describe
+
+from .common import TOUR_TAG, allow_sending, load_language, use_encryption_key
 
 CASES_DIR = pathlib.Path(__file__).parent.parent / "mailsync" / "tests" / "data" / "provider-replies"
 CASES = {path.stem: json.loads(path.read_text()) for path in sorted(CASES_DIR.glob("*.json"))}
@@ -168,14 +166,13 @@ class TestTestConnectionProvesSending(RefusalCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.startClassPatcher(patch.dict(os.environ, {KEY_ENV: secrets.generate_key()}))
+        use_encryption_key(cls)
         cls.user = new_test_user(
             cls.env, login="sara", name="Sara Sales", email="info@example.com", groups="base.group_system"
         )
         cls.smtp = cls.enterClassContext(ScriptedServer("SMTP", {}))
         cls.imap = cls.enterClassContext(ScriptedServer("IMAP", {}))
-        IrMailServer = type(cls.env["ir.mail_server"])
-        cls.startClassPatcher(patch.object(IrMailServer, "_disable_send", classmethod(lambda cls: False)))
+        allow_sending(cls)
 
     def setUp(self):
         super().setUp()
@@ -251,8 +248,33 @@ class TestTestConnectionProvesSending(RefusalCase):
             server.test_smtp_connection()
         self.assertNotIn("data", [command.lower() for command in self.smtp.commands[-4:]])
 
+    def test_the_test_email_sent_on_save_explains_a_refused_sender_in_the_users_language(self):
+        self.smtp.script = {
+            "mail": ["553 5.7.1 <info@example.com>: Sender address rejected: not owned by user info@example.com"]
+        }
+        self.env.user.email = "info@example.com"
+        for lang, words in (("en_US", "Send As"), ("es_ES", "Enviar como")):
+            with (
+                self.subTest(lang=lang),
+                self.assertRaisesRegex(UserError, r"info@example\.com") as caught,
+                self.env.cr.savepoint(),
+            ):
+                self.env["ir.mail_server"].with_context(lang=lang).create(
+                    {
+                        "name": "Sara's SMTP",
+                        "smtp_host": self.smtp.host,
+                        "smtp_port": self.smtp.port,
+                        "smtp_encryption": "none",
+                        "smtp_authentication": "login",
+                        "smtp_user": "info@example.com",
+                        "smtp_pass": PASSWORD,
+                    }
+                )
+            self.assertIn(words, str(caught.exception))
+            self.assertNotIn(PASSWORD, str(caught.exception))
 
-@tagged("post_install", "-at_install")
+
+@tagged("post_install", "-at_install", TOUR_TAG)
 class TestRefusedSenderTour(HttpCase):
     """In Spanish, the setup wizard's test names a From address the outgoing
     server refuses (a scripted SMTP server that answers Postfix's refusal to
@@ -261,9 +283,8 @@ class TestRefusedSenderTour(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.startClassPatcher(patch.dict(os.environ, {KEY_ENV: secrets.generate_key()}))
-        cls.env["res.lang"]._activate_lang("es_ES")
-        cls.env["ir.module.module"]._load_module_terms(["web", "mail", "crm", "crm_mail_sync"], ["es_ES"])
+        use_encryption_key(cls)
+        load_language(cls.env, "es_ES")
         refusal = "553 5.7.1 <ventas@example.com>: Sender address rejected: not owned by user info@example.com"
         cls.smtp = cls.enterClassContext(ScriptedServer("SMTP", {"mail": {"ventas@example.com": [refusal]}}))
         cls.imap = cls.enterClassContext(ScriptedServer("IMAP", {}))

@@ -6,7 +6,6 @@ One test per finding; each names the exception it expects."""
 import json
 import socket
 from datetime import datetime, timedelta
-from unittest.mock import patch
 
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
@@ -15,14 +14,12 @@ from odoo.tools import mute_logger
 
 from odoo.addons.crm_mail_sync.mailsync import autodetect
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
-from odoo.addons.crm_mail_sync.mailsync.testing.oauth_server import OAuthServer
 from odoo.addons.crm_mail_sync.mailsync.testing.smtpd import SmtpServer
 from odoo.addons.crm_mail_sync.models.ir_mail_server import GRAPH_AUTH, REVEAL
-from odoo.addons.crm_mail_sync.models.mail_network_policy import STANDARD_PORTS
+from odoo.addons.crm_mail_sync.tools.mail_network_policy import STANDARD_PORTS
 
-from .common import MailSyncCase
+from .common import GraphSendingCase, InteractionCase, MailSyncCase, allow_sending
 from .mail_samples import raw_email
-from .test_interaction_log import InteractionCase
 
 # Fields a salesperson must never set, with a value that differs from theirs.
 ADMIN_ONLY_VALUES = {
@@ -55,8 +52,7 @@ class BoundaryCase(MailSyncCase):
         company_login = ("company@ourcompany.example", "company-secret")
         cls.smtpd = cls.enterClassContext(SmtpServer("none", users=dict([ALICE, company_login])))
         cls.allow_ports(cls.smtpd.port)
-        IrMailServer = type(cls.env["ir.mail_server"])
-        cls.startClassPatcher(patch.object(IrMailServer, "_disable_send", classmethod(lambda cls: False)))
+        allow_sending(cls)
         # The company's outgoing server, set up by an administrator (loaded as data: no test email).
         cls.company_server = (
             cls.env["ir.mail_server"]
@@ -261,6 +257,21 @@ class TestWriteAccessOverRpc(HttpCase, BoundaryCase):
         self.assertFalse(self.mine.smtp_server_id)
         self.assertEqual(self.mine.user_id, self.salesman)
 
+    def test_the_sent_folder_cannot_be_a_colleagues_folder(self):
+        theirs = self.Account.with_user(self.colleague).create(self.imap_values(login="colleague@example.com"))
+        their_folder = self.env["crm.mail.folder"].sudo().create({"account_id": theirs.id, "name": "Private/Sent"})
+        my_folder = self.env["crm.mail.folder"].sudo().create({"account_id": self.mine.id, "name": "Sent"})
+        self.authenticate("sam", "sam")
+        error, message = self.call_kw_error(
+            "crm.mail.account", "write", [self.mine.ids, {"sent_folder_id": their_folder.id}]
+        )
+        self.assertEqual(error, "odoo.exceptions.ValidationError")
+        self.assertIn("must be one of this mailbox's folders", message)
+        self.assertFalse(self.mine.sent_folder_id)
+        # Their own folder is accepted, as the form offers it.
+        self.call_kw("crm.mail.account", "write", [self.mine.ids, {"sent_folder_id": my_folder.id}])
+        self.assertEqual(self.mine.sent_folder_id, my_folder)
+
     def test_json2_refuses_them_too(self):
         answer = self.json2(
             self.salesman, "crm.mail.account", "write", {"ids": self.mine.ids, "vals": {"state": "connected"}}
@@ -346,31 +357,7 @@ class TestNoPortScanning(BoundaryCase):
 
 
 @tagged("post_install", "-at_install")
-class TestGraphSendsAsTheConfiguredMailboxOnly(MailSyncCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.microsoft = cls.enterClassContext(OAuthServer(clients={"app-id": "app-secret-value"}, users=[ALICE[0]]))
-        params = cls.env["ir.config_parameter"]
-        params.set_param("crm_mail_sync.microsoft_authority_host", f"https://localhost:{cls.microsoft.port}")
-        params.set_param("crm_mail_sync.microsoft_authority_cafile", cls.microsoft.certs.ca_file)
-        params.set_param("crm_mail_sync.microsoft_graph_url", cls.microsoft.graph_url)
-        cls.env["res.config.settings"].create(
-            {
-                "crm_mail_sync_microsoft_tenant_id": cls.microsoft.tenant,
-                "crm_mail_sync_microsoft_client_id": "app-id",
-                "crm_mail_sync_microsoft_client_secret": "app-secret-value",
-            }
-        ).execute()
-        IrMailServer = type(cls.env["ir.mail_server"])
-        cls.startClassPatcher(patch.object(IrMailServer, "_disable_send", classmethod(lambda cls: False)))
-        cls.env.user.email = "admin@yourcompany.example.com"
-
-    def setUp(self):
-        super().setUp()
-        self.microsoft.graph_sent.clear()
-        self.microsoft.graph_app_permissions.add("Mail.Send")
-
+class TestGraphSendsAsTheConfiguredMailboxOnly(GraphSendingCase):
     def test_without_a_username_nothing_is_sent_as_the_messages_from(self):
         with self.assertRaisesRegex(UserError, "no Username"):
             self.env["ir.mail_server"].create(

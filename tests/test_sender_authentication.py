@@ -5,8 +5,8 @@ the folder, not the From, says whether the owner sent a message."""
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, tagged
 
+from .common import InteractionCase
 from .mail_samples import raw_email
-from .test_interaction_log import InteractionCase
 
 # sam_box reads imap.ourcompany.example: its trusted receiving hosts are those of ourcompany.example.
 DMARC_FAIL = (

@@ -1,5 +1,3 @@
-from unittest.mock import patch
-
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, tagged
 
@@ -7,7 +5,7 @@ from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
 from odoo.addons.crm_mail_sync.mailsync.testing.dns_server import DnsServer
 from odoo.addons.crm_mail_sync.mailsync.testing.smtpd import SmtpServer
 
-from .common import MailSyncCase
+from .common import MailSyncCase, allow_sending
 
 
 @tagged("post_install", "-at_install")
@@ -21,8 +19,7 @@ class TestSetupWizard(MailSyncCase):
         cls.smtpd = cls.enterClassContext(SmtpServer("none", users=dict([ALICE])))
         cls.open_smtpd = cls.enterClassContext(SmtpServer("none"))  # a relay that asks no sign-in
         cls.allow_ports(cls.smtpd.port, cls.open_smtpd.port)
-        IrMailServer = type(cls.env["ir.mail_server"])
-        cls.startClassPatcher(patch.object(IrMailServer, "_disable_send", classmethod(lambda cls: False)))
+        allow_sending(cls)
         # example.com does not exist for this DNS: nothing can be detected;
         # contoso.example is a custom domain hosted by Microsoft 365.
         cls.dns = cls.enterClassContext(

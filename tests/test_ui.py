@@ -1,44 +1,18 @@
-import os
-from unittest.mock import patch
+from odoo.tests import HttpCase, tagged
 
-from odoo.tests import HttpCase, new_test_user, tagged
-
-from odoo.addons.crm_mail_sync.mailsync import secrets
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
 from odoo.addons.crm_mail_sync.mailsync.testing.dns_server import DnsServer
-from odoo.addons.crm_mail_sync.mailsync.testing.dovecot import DovecotServer
 from odoo.addons.crm_mail_sync.mailsync.testing.smtpd import SmtpServer
-from odoo.addons.crm_mail_sync.models.crm_mail_secret_mixin import KEY_ENV
 
+from .common import TOUR_TAG, FrenchSalespersonCase, InteractionCase, allow_sending
 from .mail_samples import raw_email
-from .test_interaction_log import InteractionCase
 
 
-@tagged("post_install", "-at_install")
+@tagged("post_install", "-at_install", TOUR_TAG)
 class TestAppsMenu(HttpCase):
     def test_apps_menu_lists_the_addon_as_installed(self):
         """An admin finds CRM Mail Sync in the Apps menu of the web client, installed."""
         self.start_tour("/odoo/apps", "crm_mail_sync_apps_menu", login="admin")
-
-
-class FrenchSalespersonCase(HttpCase):
-    """A salesperson working in French, a real Dovecot, an encryption key."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.dovecot = cls.enterClassContext(DovecotServer(users=dict([ALICE])))
-        cls.startClassPatcher(patch.dict(os.environ, {KEY_ENV: secrets.generate_key()}))
-        cls.env["res.lang"]._activate_lang("fr_FR")
-        cls.env["ir.module.module"]._load_module_terms(["web", "mail", "crm", "crm_mail_sync"], ["fr_FR"])
-        cls.salesman = new_test_user(
-            cls.env,
-            login="sam",
-            name="Sam Seller",
-            email=ALICE[0],
-            lang="fr_FR",
-            groups="sales_team.group_sale_salesman",
-        )
 
 
 @tagged("post_install", "-at_install")
@@ -67,8 +41,7 @@ class TestSetupWizardTour(FrenchSalespersonCase):
         cls.env["ir.config_parameter"].sudo().set_param(
             "crm_mail_sync.dns_nameserver", f"{cls.dns.host}:{cls.dns.port}"
         )
-        IrMailServer = type(cls.env["ir.mail_server"])
-        cls.startClassPatcher(patch.object(IrMailServer, "_disable_send", classmethod(lambda cls: False)))
+        allow_sending(cls)
         # The test servers' free ports stand in for the usual 993 and 587.
         Default = cls.env["ir.default"]
         Default.set("crm.mail.setup.wizard", "imap_port", cls.dovecot.port, user_id=cls.salesman.id)
@@ -83,7 +56,7 @@ class TestSetupWizardTour(FrenchSalespersonCase):
         self.assertEqual(received[0]["rcpt_tos"], [ALICE[0]], "the test email reached the salesperson")
 
 
-@tagged("post_install", "-at_install")
+@tagged("post_install", "-at_install", TOUR_TAG)
 class TestEmailsTour(HttpCase, InteractionCase):
     def test_salesperson_sees_logged_email_and_makes_it_an_opportunity(self):
         self.opportunity.action_set_lost()

@@ -6,11 +6,6 @@ from odoo.tools import escape_psql, plaintext2html
 
 from ..mailsync.addresses import domain_of, normalize
 from ..mailsync.message import clean_subject, html_to_text
-from ..mailsync.presets import load_presets
-
-
-def _public_domains():
-    return {domain for preset in load_presets() for domain in preset.domains}
 
 
 class CrmMailCreateOpportunity(models.TransientModel):
@@ -79,7 +74,7 @@ class CrmMailCreateOpportunity(models.TransientModel):
     @api.model
     def _company_by_domain(self, email):
         domain = domain_of(email)
-        if not domain or domain in _public_domains():
+        if not domain or domain in self.env["crm.mail.provider"]._public_domains():
             return self.env["res.partner"]
         return self.env["res.partner"].search(
             [
@@ -93,7 +88,7 @@ class CrmMailCreateOpportunity(models.TransientModel):
 
     def action_open_existing(self):
         self.ensure_one()
-        return _open_lead(self.existing_lead_id)
+        return self.existing_lead_id._get_records_action(context={})
 
     def action_create(self):
         """Create the opportunity, link the conversation, open it."""
@@ -122,7 +117,7 @@ class CrmMailCreateOpportunity(models.TransientModel):
         thread.sudo().write({"lead_ids": [fields.Command.link(lead.id)]})
         thread.sudo()._update_chatters()
         self._copy_attachments(lead)
-        return _open_lead(lead)
+        return lead._get_records_action(context={})
 
     def _customer(self):
         if self.contact_mode == "existing":
@@ -159,14 +154,3 @@ class CrmMailCreateOpportunity(models.TransientModel):
                     for attachment in attachments
                 ]
             )
-
-
-def _open_lead(lead):
-    return {
-        "type": "ir.actions.act_window",
-        "res_model": "crm.lead",
-        "res_id": lead.id,
-        "view_mode": "form",
-        "views": [(False, "form")],
-        "target": "current",
-    }

@@ -1,17 +1,15 @@
 import dataclasses
 
-import dns.resolver
-
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import email_normalize
 
 from ..mailsync import autoconfig, autodetect, imap, smtp
 from ..mailsync import errors as engine_errors
-from ..models import mail_network_policy
-from ..models.crm_mail_provider import SECURITY_SELECTION
+from ..models.crm_mail_provider import AUTH_METHOD_SELECTION, OAUTH_METHODS, SECURITY_SELECTION, SHARING_SELECTION
 from ..models.ir_mail_server import OAUTH_AUTH
-from ..models.mail_error_messages import describe
+from ..tools import mail_network_policy
+from ..tools.messages import describe
 
 # The engine's encryption names -> Odoo's ir.mail_server ones (always validating certificates).
 SMTP_ENCRYPTION = {"ssl": "ssl_strict", "starttls": "starttls_strict", "none": "none"}
@@ -68,12 +66,7 @@ class CrmMailSetupWizard(models.TransientModel):
     imap_security = fields.Selection(SECURITY_SELECTION, "Incoming Encryption", default="ssl")
     imap_login = fields.Char("User Name")
     auth_method = fields.Selection(
-        [
-            ("password", "Password"),
-            ("app_password", "App password"),
-            ("oauth_microsoft", "Sign in with Microsoft"),
-            ("oauth_google", "Sign in with Google"),
-        ],
+        AUTH_METHOD_SELECTION,
         "Sign-in Method",
         default="password",
     )
@@ -110,7 +103,7 @@ class CrmMailSetupWizard(models.TransientModel):
     imap_result = fields.Text(readonly=True)
     smtp_result = fields.Text(readonly=True)
     sharing = fields.Selection(
-        [("private", "Private: only me"), ("team", "My sales team"), ("everyone", "Everyone in the company")],
+        SHARING_SELECTION,
         "Shared With",
         default="private",
         help="Who may see the email logged from this mailbox.",
@@ -157,7 +150,7 @@ class CrmMailSetupWizard(models.TransientModel):
 
     @api.onchange("two_step")
     def _onchange_two_step(self):
-        if self.offers_two_step and self.auth_method not in ("oauth_microsoft", "oauth_google"):
+        if self.offers_two_step and self.auth_method not in OAUTH_METHODS:
             self.auth_method = "app_password" if self.two_step else "password"
 
     @api.onchange("smtp_auth", "same_credentials")
@@ -188,7 +181,7 @@ class CrmMailSetupWizard(models.TransientModel):
             detection = autodetect.detect(
                 email,
                 self.env["crm.mail.provider"]._presets(),
-                resolver=self._dns_resolver(),
+                nameserver=self.env["ir.config_parameter"].sudo().get_param("crm_mail_sync.dns_nameserver"),
                 timeout=DETECTION_TIMEOUT,
                 endpoints=self._detection_endpoints(),
             )
@@ -270,19 +263,6 @@ class CrmMailSetupWizard(models.TransientModel):
             values["auth_method"] = "password"
         self.write(values)
         return self._reopen()
-
-    @api.model
-    def _dns_resolver(self):
-        """The system's resolver, or the one name server an administrator set in
-        ``crm_mail_sync.dns_nameserver`` ("host" or "host:port")."""
-        nameserver = self.env["ir.config_parameter"].sudo().get_param("crm_mail_sync.dns_nameserver")
-        if not nameserver:
-            return None
-        host, _sep, port = nameserver.partition(":")
-        resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = [host]
-        resolver.port = int(port or 53)
-        return resolver
 
     @api.model
     def _detection_endpoints(self):
@@ -374,7 +354,7 @@ class CrmMailSetupWizard(models.TransientModel):
             for name in ("imap_host", "imap_port", "imap_login", "smtp_host", "smtp_port")
             if not self[name]
         ]
-        if self.auth_method not in ("oauth_microsoft", "oauth_google") and not self.password_set:
+        if self.auth_method not in OAUTH_METHODS and not self.password_set:
             missing.append(self._fields["password"].string)
         if self.smtp_auth and not self.same_credentials:
             if not self.smtp_login:

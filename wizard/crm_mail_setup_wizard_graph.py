@@ -10,7 +10,7 @@ GRAPH_PRESETS = ("microsoft365", "outlook")
 MICROSOFT_TENANT_SUFFIX = ".onmicrosoft.com"
 
 
-class CrmMailSetupWizard(models.TransientModel):
+class CrmMailSetupWizardGraph(models.TransientModel):
     """Microsoft 365 and Outlook.com addresses (their presets, found by domain
     or by an MX on ``*.mail.protection.outlook.com``, or any
     ``*.onmicrosoft.com`` address) may be read through Microsoft Graph

@@ -27,17 +27,21 @@ import dns.rdatatype
 import dns.resolver
 import dns.rrset
 
+from .local_server import LocalServer
+
 
 def _name(text):
     return dns.name.from_text(text.rstrip(".") + ".")
 
 
-class DnsServer:
+class DnsServer(LocalServer):
     """A running UDP DNS server. Use as a context manager or call start()/stop()."""
 
+    thread_name = "test-dns"
+    poll = 0.1
+
     def __init__(self, zone=None, silent=(), ttl=60, host="127.0.0.1", port=0):
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.ttl = ttl
         self.zone = {}
         for owner, records in (zone or {}).items():
@@ -47,34 +51,11 @@ class DnsServer:
         self.silent = {_name(owner) for owner in silent}
         self.queries = []  # (name without final dot, type), in arrival order
         self._lock = threading.Lock()
-        self._sock = None
-        self._thread = None
-        self._stop = threading.Event()
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
-    def start(self):
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.bind((self.host, self.port))
-        self._sock.settimeout(0.1)
-        self.port = self._sock.getsockname()[1]
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._serve, name="test-dns", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        if self._thread:
-            self._thread.join(5)
-            self._thread = None
-        if self._sock:
-            self._sock.close()
-            self._sock = None
+    def _listen(self):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((self.host, self.port))
+        return sock
 
     def resolver(self):
         """A dnspython resolver that asks only this server (no system configuration)."""

@@ -25,6 +25,7 @@ import time
 import imapclient
 
 from .certs import make_certificates
+from .local_server import ServerContext
 
 # Folders every test mailbox has, with their RFC 6154 special-use flag.
 DEFAULT_FOLDERS = {"Sent": "\\Sent", "Drafts": "\\Drafts", "Trash": "\\Trash", "Junk": "\\Junk", "Archive": "\\Archive"}
@@ -66,7 +67,7 @@ def _accounts():
     return _Accounts(os.getuid(), os.getgid(), me, me)
 
 
-class DovecotServer:
+class DovecotServer(ServerContext):
     """A running private Dovecot. Use as a context manager or call start()/stop().
 
     :param users: ``{login: password}``
@@ -90,12 +91,6 @@ class DovecotServer:
         self._accounts = _accounts()
 
     # -- lifecycle -------------------------------------------------------
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
     def start(self):
         binary = dovecot_binary()
         self.root = tempfile.mkdtemp(prefix="crm_mail_sync_dovecot_")

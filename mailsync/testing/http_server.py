@@ -22,6 +22,7 @@ import threading
 import time
 
 from .certs import make_certificates
+from .local_server import ServerContext
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Reply:
     headers: dict = dataclasses.field(default_factory=dict)  # e.g. {"Location": ...}
 
 
-class HttpServer:
+class HttpServer(ServerContext):
     """A running threaded HTTP server; ``tls=True`` serves HTTPS with a test CA."""
 
     def __init__(self, routes=None, hostnames=("localhost",), tls=True, host="127.0.0.1"):
@@ -48,12 +49,6 @@ class HttpServer:
         self._server = None
         self._thread = None
         self._tmp = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
 
     def start(self):
         owner = self

@@ -42,12 +42,13 @@ import time
 import urllib.parse
 
 from .certs import make_certificates
+from .local_server import ServerContext
 
 GOOGLE_AUTH_PATH = "/google/o/oauth2/v2/auth"
 GOOGLE_TOKEN_PATH = "/google/token"
 
 
-class OAuthServer:
+class OAuthServer(ServerContext):
     def __init__(self, clients, users, tenant="contoso-tenant"):
         """:param clients: ``{client_id: client_secret}``; :param users: logins
         that may consent (the first one consents to authorize requests)."""
@@ -72,12 +73,6 @@ class OAuthServer:
         self.mail = GraphMail(self)
 
     # -- lifecycle -------------------------------------------------------
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
     def start(self):
         import tempfile
 

@@ -17,8 +17,10 @@ import struct
 import threading
 import time
 
+from .local_server import LocalServer
 
-class CuttingProxy:
+
+class CuttingProxy(LocalServer):
     """Relay 127.0.0.1:``port`` to ``target_host:target_port``, cutting each connection.
 
     :param cut_after_bytes: ``(min, max)``: each connection is cut after a
@@ -31,6 +33,9 @@ class CuttingProxy:
     ``connections`` counts the connections accepted, ``cuts`` those cut.
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
     """
+
+    thread_name = "cutting-proxy"
+    backlog = 16
 
     def __init__(
         self,
@@ -50,38 +55,11 @@ class CuttingProxy:
         self.cut_after_bytes = (low, high)
         self.max_connections = max_connections
         self.lifetime = lifetime
-        self.host = "127.0.0.1"
-        self.port = 0
+        super().__init__()
         self.connections = 0
         self.cuts = 0
         self._random = random.Random(seed)  # noqa: S311 - test traffic, not security
-        self._stop = threading.Event()
-        self._sock = None
-        self._thread = None
         self._lock = threading.Lock()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
-    def start(self):
-        self._sock = socket.socket()
-        self._sock.bind((self.host, 0))
-        self._sock.listen(16)
-        self._sock.settimeout(0.2)
-        self.port = self._sock.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, daemon=True, name="cutting-proxy")
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        if self._thread:
-            self._thread.join(5)
-        if self._sock:
-            self._sock.close()
 
     def _serve(self):
         deadline = time.monotonic() + self.lifetime

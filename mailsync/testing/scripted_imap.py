@@ -26,6 +26,8 @@ import struct
 import threading
 import time
 
+from .local_server import LocalServer
+
 CAPABILITIES = b"IMAP4rev1 LITERAL+ AUTH=PLAIN"
 
 
@@ -88,46 +90,21 @@ def select_lines(info):
     return lines
 
 
-class ScriptedImapServer:
+class ScriptedImapServer(LocalServer):
     """Serve ``script`` (see the module docstring) on 127.0.0.1; a context manager.
 
     ``commands`` records every command received, as ``(verb, arguments)``
     strings (``("UID FETCH", "7 (...)")``), for tests to inspect."""
+
+    thread_name = "scripted-imap"
 
     def __init__(self, script, max_connections=20, lifetime=60.0, greeting=b"OK scripted IMAP ready"):
         self.script = {key.upper(): value for key, value in script.items()}
         self.max_connections = max_connections
         self.lifetime = lifetime
         self.greeting = greeting
-        self.host = "127.0.0.1"
-        self.port = 0
+        super().__init__()
         self.commands = []
-        self._sock = None
-        self._thread = None
-        self._stop = threading.Event()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
-    def start(self):
-        self._sock = socket.socket()
-        self._sock.bind((self.host, 0))
-        self._sock.listen(8)
-        self._sock.settimeout(0.2)
-        self.port = self._sock.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, daemon=True, name="scripted-imap")
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        if self._thread:
-            self._thread.join(5)
-        if self._sock:
-            self._sock.close()
 
     def _serve(self):
         deadline = time.monotonic() + self.lifetime

@@ -20,6 +20,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from .certs import make_certificates
 from .dovecot import free_port
+from .local_server import ServerContext
 
 # Test servers offer AUTH without TLS on purpose (plain mode), and aiosmtpd's
 # own AUTH code sets a deprecated attribute: it logs both on every connection,
@@ -77,7 +78,7 @@ class _Collector:
         return "250 Message accepted for delivery"
 
 
-class SmtpServer:
+class SmtpServer(ServerContext):
     """A running aiosmtpd. Use as a context manager or call start()/stop()."""
 
     def __init__(self, security="none", users=None, port=0, check_token=None):
@@ -112,12 +113,6 @@ class SmtpServer:
             if self.users.get(login) == auth_data.password.decode():
                 return AuthResult(success=True, auth_data=auth_data)
         return AuthResult(success=False, handled=False)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
 
     def start(self):
         self._dir = tempfile.mkdtemp(prefix="crm_mail_sync_smtpd_")

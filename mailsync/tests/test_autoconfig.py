@@ -23,10 +23,10 @@ from mailsync.autoconfig import (
     parse_config,
 )
 from mailsync.autodetect import DETECTION_BUDGET, SOURCES, ServerSettings, detect, probe
-from mailsync.presets import load_presets
 from mailsync.security import Security
 from mailsync.testing.dns_server import DnsServer
 from mailsync.testing.http_server import HttpServer, Reply
+from mailsync.tests.presets_file import load_presets
 
 PRESETS = load_presets()
 ISPDB = default_ispdb()

@@ -24,10 +24,11 @@ from mailsync.autodetect import (
     probe,
 )
 from mailsync.errors import MailSyncError
-from mailsync.presets import DEFAULT_PRESETS_FILE, Preset, PresetFileError, load_presets
+from mailsync.presets import Preset
 from mailsync.security import Security
 from mailsync.testing.dns_server import DnsServer
 from mailsync.testing.dovecot import free_port
+from mailsync.tests.presets_file import DEFAULT_PRESETS_FILE, PresetFileError, load_presets
 
 PRESETS = load_presets()
 BY_CODE = {preset.code: preset for preset in PRESETS}
@@ -498,6 +499,13 @@ def test_idn_domain_detected_through_its_ascii_form(dns_zone):
     assert (result.method, result.preset.code, result.domain) == ("mx", "gmail", "xn--bcher-kva.example")
     assert result.email == result.login == "jörg@xn--bcher-kva.example"
     assert server.asked("xn--bcher-kva.example", "MX")
+
+
+def test_a_name_server_given_by_the_caller_is_the_one_asked(dns_zone):
+    server = dns_zone({"by-nameserver.example": {"MX": ["10 aspmx.l.google.com."]}})
+    result = detect("a@by-nameserver.example", PRESETS, nameserver=f"{server.host}:{server.port}", verify=refuse)
+    assert (result.method, result.preset.code) == ("mx", "gmail")
+    assert server.asked("by-nameserver.example", "MX")
 
 
 def test_idn_preset_domain():

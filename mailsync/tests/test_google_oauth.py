@@ -6,7 +6,7 @@ import urllib.parse
 import pytest
 import requests
 
-from mailsync import google_oauth, oauth
+from mailsync import errors, google_oauth, oauth
 from mailsync.imap import ImapSettings, connect
 from mailsync.testing import ALICE
 from mailsync.testing.dovecot import DovecotServer
@@ -65,6 +65,8 @@ def test_a_forged_state_or_a_wrong_verifier_is_refused(app, provider):
         google_oauth.finish_sign_in(app, flow, consent(provider, flow, state="forged"))
     assert caught.value.reason == "state_mismatch"
     assert str(caught.value).startswith("Google sign-in")
+    # The provider-neutral error of the engine, saying whose sign-in failed.
+    assert type(caught.value) is errors.OAuthError and caught.value.provider == "google"
     flow = google_oauth.start_sign_in(app, REDIRECT)
     params = consent(provider, flow)
     with pytest.raises(oauth.OAuthError) as caught:

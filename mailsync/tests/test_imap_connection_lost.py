@@ -7,7 +7,14 @@ import itertools
 
 import pytest
 
-from mailsync.errors import ConnectionLost, FolderUnavailable, MailConnectionError
+from mailsync.errors import (
+    AuthenticationFailed,
+    ConnectionLost,
+    FolderUnavailable,
+    MailboxRefused,
+    MailConnectionError,
+    ServerUnavailable,
+)
 from mailsync.imap import ImapSettings, connect
 from mailsync.imap_sync import INBOX, SENT, Batch, FolderState, MailboxSync, SyncState
 from mailsync.message import parse_headers
@@ -117,6 +124,29 @@ def test_a_listed_folder_that_cannot_be_opened_is_an_error_not_a_silent_success(
     assert (error.code, error.folder) == ("folder_unavailable", "INBOX")
     assert "Permission denied" in error.detail
     assert "the folder 'INBOX' cannot be opened" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("text", "error_type", "temporary"),
+    [
+        ("[UNAVAILABLE] Temporary authentication failure", ServerUnavailable, True),
+        ("[LIMIT] Too many open mailboxes", ServerUnavailable, True),
+        ("[EXPIRED] Your password has expired", AuthenticationFailed, False),
+        ("User is authenticated but not connected.", MailboxRefused, False),
+    ],
+)
+def test_a_refusal_of_the_account_at_examine_is_classified_not_blamed_on_the_folder(text, error_type, temporary):
+    with (
+        ScriptedImapServer(script(EXAMINE=Reply(status="NO", text=text))) as server,
+        connect(scripted_settings(server)) as session,
+        pytest.raises(MailConnectionError) as caught,
+    ):
+        list(MailboxSync(session).batches())
+    error = caught.value
+    assert type(error) is error_type, repr(error)
+    assert not isinstance(error, FolderUnavailable)
+    assert error.temporary is temporary
+    assert text in error.detail
 
 
 def test_a_folder_gone_between_list_and_examine_is_skipped_and_forgotten():

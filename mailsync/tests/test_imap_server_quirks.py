@@ -15,6 +15,7 @@ from mailsync.imap_sync import (
     SENT,
     SENT_NAMES_BY_LANGUAGE,
     MailboxSync,
+    SyncState,
     find_sync_folders,
     header_block,
     sent_folder_candidates,
@@ -281,3 +282,44 @@ def test_localized_sent_folders_on_a_real_dovecot_without_special_use():
                 batches = list(MailboxSync(session).batches())
             assert {one.special_use for one in listed} == {"\\Inbox", None}, "Dovecot must not flag them"
             assert [(batch.role, batch.folder) for batch in batches if batch.records] == [(SENT, sent)], login
+
+
+# -- no sent folder found: the idle poll stays idle ---------------------------------
+
+
+def ambiguous_mailbox():
+    """INBOX and two unflagged sent-like folders: the user must pick one."""
+    return {
+        "LIST": [
+            b'LIST (\\HasNoChildren) "/" "INBOX"',
+            b'LIST (\\HasNoChildren) "/" "Sent"',
+            b'LIST (\\HasNoChildren) "/" "Sent Items"',
+        ],
+        "EXAMINE": select_lines({b"UIDVALIDITY": 1, b"UIDNEXT": 1, b"EXISTS": 0}),
+        "UID SEARCH": [b"SEARCH"],
+        "STATUS": [b'STATUS "INBOX" (UIDNEXT 1 UIDVALIDITY 1)'],
+    }
+
+
+def test_without_a_sent_folder_the_idle_poll_does_not_list_again_each_time():
+    """Several sent candidates and no choice yet: the first sync lists the
+    folders and syncs the inbox; the next polls cost one STATUS until an hour
+    has passed or the user picks a folder (each then lists again)."""
+    with ScriptedImapServer(ambiguous_mailbox()) as server, connect(scripted_settings(server)) as session:
+        batches = list(MailboxSync(session).batches())
+        state = SyncState.from_json(batches[-1].state.to_json())  # as committed
+        assert {folder.role for folder in state.folders.values()} == {INBOX}
+        server.commands.clear()
+        assert MailboxSync(session, state).changed() is False
+        assert [verb for verb, _arguments in server.commands] == ["STATUS"]
+        assert MailboxSync(session, state, sent_folder="Sent Items").changed() is True, "the user chose"
+        state.sent_search_at -= 3601
+        assert MailboxSync(session, state).changed() is True, "an hour later: list again"
+
+
+def test_a_state_of_the_earlier_shape_still_reads():
+    earlier = '{"INBOX": {"name": "INBOX", "role": "inbox", "uidvalidity": 1, "last_uid": 4, "uidnext": 5}}'
+    state = SyncState.from_json(earlier)
+    assert state.folders["INBOX"].last_uid == 4
+    assert (state.sent_search_at, state.sent_search_for) == (0.0, None)
+    assert SyncState.from_json(state.to_json()) == state

@@ -184,7 +184,8 @@ def test_polling_many_mailboxes_at_once(dovecot):
     states = [run(one)[1] for one in settings]
     dovecot.append(logins[1], "Sent", mail(1, sender=logins[1]))
     broken = ImapSettings(dovecot.host, dovecot.port, "none", logins[2], "wrong")
-    assert poll([(settings[0], states[0]), (settings[1], states[1]), (broken, states[2])]) == [False, True, True]
+    jobs = [(settings[0], states[0], None), (settings[1], states[1], None), (broken, states[2], None)]
+    assert poll(jobs) == [False, True, True]
     assert poll([]) == []
 
 
@@ -226,11 +227,11 @@ def test_an_idle_poll_costs_two_round_trips_after_the_greeting(dovecot, mailbox,
     dovecot.append(login, "Sent", mail(2, sender=login))
     _batches, state = run(settings)
     wire = _Wire(monkeypatch)
-    assert poll([(settings, state)]) == [False]
+    assert poll([(settings, state, None)]) == [False]
     assert wire.commands() == ["LOGIN", "STATUS", "STATUS", "LOGOUT"]
     assert wire.round_trips() == 2  # LOGIN; both STATUS
     dovecot.append(login, "Sent", mail(3, sender=login))
-    assert poll([(settings, state)]) == [True], "new mail in the second folder of the pipeline"
+    assert poll([(settings, state, None)]) == [True], "new mail in the second folder of the pipeline"
 
 
 def test_a_pipelined_poll_of_a_folder_gone_says_changed(dovecot, mailbox):
@@ -240,7 +241,7 @@ def test_a_pipelined_poll_of_a_folder_gone_says_changed(dovecot, mailbox):
     client = dovecot.client(login)
     client.rename_folder("Sent", "Old Sent")
     client.logout()
-    assert poll([(settings, state)]) == [True]
+    assert poll([(settings, state, None)]) == [True]
 
 
 def test_the_capabilities_of_the_greeting_are_those_the_server_answers_when_asked(dovecot):
@@ -263,9 +264,9 @@ def test_an_idle_poll_over_each_kind_of_connection(dovecot, mailbox, security):
     _batches, state = run(plain)
     port = dovecot.ssl_port if security == "ssl" else dovecot.port
     settings = ImapSettings(dovecot.host, port, security, login, "pw", cafile=dovecot.certs.ca_file)
-    assert poll([(settings, state)]) == [False]
+    assert poll([(settings, state, None)]) == [False]
     dovecot.append(login, "INBOX", mail(2))
-    assert poll([(settings, state)]) == [True]
+    assert poll([(settings, state, None)]) == [True]
     with connect(settings) as session:
         assert "IMAP4REV1" in session.client._imap.capabilities
         assert ("STARTTLS" in session.client._imap.capabilities) is (security == "none")

@@ -7,27 +7,12 @@ import itertools
 
 import pytest
 
-from mailsync import forwarded, message
+from mailsync import forwarded, message, queue
 from mailsync.imap import ImapSettings, connect
-from mailsync.queue import (
-    CANNOT_MOVE,
-    NOT_LOGGED,
-    NOT_LOGGED_MISSING,
-    QUEUE_MISSING,
-    SAME_FOLDER,
-    STORAGE,
-    STORAGE_MISSING,
-    QueueFolders,
-    QueueSetupError,
-    check_setup,
-    copyuid,
-    create_folders,
-    open_queue,
-)
 from mailsync.testing.dovecot import DovecotServer
 
 _users = itertools.count(1)
-FOLDERS = QueueFolders("INBOX", "Logged", "Not logged")
+FOLDERS = queue.QueueFolders("INBOX", "Logged", "Not logged")
 
 
 def mail(n, sender="bea@customer.example", to="log@example.com"):
@@ -86,7 +71,7 @@ def process(settings, decide, batch_size=2, fail_after=None):
     "commit", ask for the next. ``fail_after``: raise after that many
     batches, before the "commit" of the next."""
     handed = []
-    with connect(settings) as session, open_queue(session, FOLDERS, batch_size=batch_size) as reader:
+    with connect(settings) as session, queue.open_queue(session, FOLDERS, batch_size=batch_size) as reader:
         for count, batch in enumerate(reader.batches()):
             if fail_after is not None and count >= fail_after:
                 raise RuntimeError("worker killed")
@@ -105,7 +90,7 @@ def test_processed_messages_move_to_storage_and_not_logged(servers, kind):
     for n in range(1, 6):
         server.append(login, "INBOX", mail(n))
     poison = {"Message 3"}
-    batches = process(settings, lambda subject: NOT_LOGGED if subject in poison else STORAGE)
+    batches = process(settings, lambda subject: queue.NOT_LOGGED if subject in poison else queue.STORAGE)
     assert [len(batch.records) for batch in batches] == [2, 2, 1]
     assert contents(server, login) == {
         "INBOX": [],
@@ -113,7 +98,7 @@ def test_processed_messages_move_to_storage_and_not_logged(servers, kind):
         "Not logged": ["Message 3"],
     }
     # The new place of a not-logged message, for Retry (COPYUID, RFC 4315).
-    uidvalidity, uids = batches[1].moved[NOT_LOGGED]
+    uidvalidity, uids = batches[1].moved[queue.NOT_LOGGED]
     assert uidvalidity and list(uids.values()) == [1]
 
 
@@ -124,7 +109,7 @@ def test_without_move_only_the_copied_messages_are_expunged(servers):
     login, settings = mailbox(server)
     server.append(login, "INBOX", mail(1))
     server.append(login, "INBOX", mail(2), flags=[b"\\Deleted"])
-    process(settings, lambda subject: STORAGE)
+    process(settings, lambda subject: queue.STORAGE)
     assert contents(server, login) == {"INBOX": ["Message 2"], "Logged": ["Message 1"], "Not logged": []}
 
 
@@ -134,11 +119,11 @@ def test_a_crash_before_the_commit_moves_nothing_and_the_next_run_finishes(serve
     for n in range(1, 6):
         server.append(login, "INBOX", mail(n))
     with pytest.raises(RuntimeError, match="worker killed"):
-        process(settings, lambda subject: STORAGE, fail_after=1)
+        process(settings, lambda subject: queue.STORAGE, fail_after=1)
     # Batch 1 was "committed" (the next was asked for): moved; batch 2 was not.
     assert contents(server, login)["Logged"] == ["Message 1", "Message 2"]
     assert contents(server, login)["INBOX"] == ["Message 3", "Message 4", "Message 5"]
-    process(settings, lambda subject: STORAGE)
+    process(settings, lambda subject: queue.STORAGE)
     found = contents(server, login)
     assert found["INBOX"] == [] and found["Logged"] == [f"Message {n}" for n in range(1, 6)]
 
@@ -148,7 +133,7 @@ def test_a_message_left_undecided_stays_in_the_queue(servers):
     login, settings = mailbox(server)
     server.append(login, "INBOX", mail(1))
     server.append(login, "INBOX", mail(2))
-    process(settings, lambda subject: STORAGE if subject == "Message 1" else None)
+    process(settings, lambda subject: queue.STORAGE if subject == "Message 1" else None)
     assert contents(server, login) == {"INBOX": ["Message 2"], "Logged": ["Message 1"], "Not logged": []}
 
 
@@ -159,10 +144,10 @@ def test_stopping_early_still_moves_the_committed_batch(servers):
     login, settings = mailbox(server)
     for n in range(1, 4):
         server.append(login, "INBOX", mail(n))
-    with connect(settings) as session, open_queue(session, FOLDERS, batch_size=2) as reader:
+    with connect(settings) as session, queue.open_queue(session, FOLDERS, batch_size=2) as reader:
         for batch in reader.batches():
             for record in batch.records:
-                batch.destinations[record.uid] = STORAGE
+                batch.destinations[record.uid] = queue.STORAGE
             break
     assert contents(server, login)["Logged"] == ["Message 1", "Message 2"]
     assert contents(server, login)["INBOX"] == ["Message 3"]
@@ -172,25 +157,29 @@ def test_validate_lists_missing_folders_and_creates_them(servers):
     server = servers["full"]
     login, settings = mailbox(server, folders=())
     with connect(settings) as session:
-        assert check_setup(session, FOLDERS) == [
-            (STORAGE_MISSING, "Logged"),
-            (NOT_LOGGED_MISSING, "Not logged"),
+        assert queue.check_setup(session, FOLDERS) == [
+            (queue.STORAGE_MISSING, "Logged"),
+            (queue.NOT_LOGGED_MISSING, "Not logged"),
         ]
-        assert check_setup(session, QueueFolders("Queue", "Logged", "Logged")) == [
-            (SAME_FOLDER, None),
-            (QUEUE_MISSING, "Queue"),
-            (STORAGE_MISSING, "Logged"),
-            (NOT_LOGGED_MISSING, "Logged"),
+        assert queue.check_setup(session, queue.QueueFolders("Queue", "Logged", "Logged")) == [
+            (queue.SAME_FOLDER, None),
+            (queue.QUEUE_MISSING, "Queue"),
+            (queue.STORAGE_MISSING, "Logged"),
+            (queue.NOT_LOGGED_MISSING, "Logged"),
         ]
-        assert create_folders(session, ["INBOX", "Logged", "Not logged"]) == ["Logged", "Not logged"]
-        assert check_setup(session, FOLDERS) == []
-        assert create_folders(session, ["Logged"]) == []
+        assert queue.create_folders(session, ["INBOX", "Logged", "Not logged"]) == ["Logged", "Not logged"]
+        assert queue.check_setup(session, FOLDERS) == []
+        assert queue.create_folders(session, ["Logged"]) == []
     # The reader refuses to start with a folder missing, before touching anything.
     server.append(login, "INBOX", mail(1))
-    wrong = QueueFolders("INBOX", "Archive2", "Not logged")
-    with connect(settings) as session, open_queue(session, wrong) as reader, pytest.raises(QueueSetupError) as refused:
+    wrong = queue.QueueFolders("INBOX", "Archive2", "Not logged")
+    with (
+        connect(settings) as session,
+        queue.open_queue(session, wrong) as reader,
+        pytest.raises(queue.QueueSetupError) as refused,
+    ):
         next(reader.batches())
-    assert refused.value.problems == [(STORAGE_MISSING, "Archive2")]
+    assert refused.value.problems == [(queue.STORAGE_MISSING, "Archive2")]
     assert contents(server, login)["INBOX"] == ["Message 1"]
 
 
@@ -199,16 +188,16 @@ def test_a_server_without_move_nor_uidplus_is_refused(servers):
     login, settings = mailbox(server)
     server.append(login, "INBOX", mail(1))
     with connect(settings) as session:
-        assert check_setup(session, FOLDERS) == [(CANNOT_MOVE, None)]
-    with pytest.raises(QueueSetupError) as refused:
-        process(settings, lambda subject: STORAGE)
-    assert refused.value.problems == [(CANNOT_MOVE, None)]
+        assert queue.check_setup(session, FOLDERS) == [(queue.CANNOT_MOVE, None)]
+    with pytest.raises(queue.QueueSetupError) as refused:
+        process(settings, lambda subject: queue.STORAGE)
+    assert refused.value.problems == [(queue.CANNOT_MOVE, None)]
     assert contents(server, login)["INBOX"] == ["Message 1"]
 
 
 def test_copyuid_reads_ranges():
-    assert copyuid([b"[COPYUID 38505 304,319:320 3956:3958] Done"]) == (38505, {304: 3956, 319: 3957, 320: 3958})
-    assert copyuid([b"OK done", None]) == (0, {})
+    assert queue.copyuid([b"[COPYUID 38505 304,319:320 3956:3958] Done"]) == (38505, {304: 3956, 319: 3957, 320: 3958})
+    assert queue.copyuid([b"OK done", None]) == (0, {})
 
 
 # -- forwarded originals ---------------------------------------------------------

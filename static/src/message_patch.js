@@ -7,14 +7,19 @@ patch(Message.prototype, {
         return this.message.crm_mail_sync || false;
     },
 
-    onClickCrmMailOpenEmail() {
+    /** Open one record's form in the main window. */
+    crmMailOpenForm(resModel, resId) {
         this.env.services.action.doAction({
             type: "ir.actions.act_window",
-            res_model: "crm.mail.interaction",
-            res_id: this.crmMailSync.interaction_id,
+            res_model: resModel,
+            res_id: resId,
             views: [[false, "form"]],
             target: "current",
         });
+    },
+
+    onClickCrmMailOpenEmail() {
+        this.crmMailOpenForm("crm.mail.interaction", this.crmMailSync.interaction_id);
     },
 
     async onClickCrmMailCreateOpportunity() {
@@ -27,13 +32,7 @@ patch(Message.prototype, {
     },
 
     onClickCrmMailOpenOpportunity() {
-        this.env.services.action.doAction({
-            type: "ir.actions.act_window",
-            res_model: "crm.lead",
-            res_id: this.crmMailSync.lead.id,
-            views: [[false, "form"]],
-            target: "current",
-        });
+        this.crmMailOpenForm("crm.lead", this.crmMailSync.lead.id);
     },
 
     /** Remote images stay blocked until asked for, for this email only. */

@@ -1,5 +1,7 @@
 import { registry } from "@web/core/registry";
 
+import { openPreferences } from "@crm_mail_sync/../tests/tours/utils/steps";
+
 /**
  * A salesperson working in French types an address at a domain that only its
  * host's autoconfig file describes (a local HTTPS server started by the Python
@@ -8,16 +10,7 @@ import { registry } from "@web/core/registry";
  */
 registry.category("web_tour.tours").add("crm_mail_sync_autoconfig_fr", {
     steps: () => [
-        {
-            content: "Open the user menu",
-            trigger: ".o_user_menu button",
-            run: "click",
-        },
-        {
-            content: "Open my preferences",
-            trigger: "[data-menu=preferences]",
-            run: "click",
-        },
+        ...openPreferences(),
         {
             content: "Connect my mailbox (in French)",
             trigger: ".modal button[name=action_connect_my_mailbox]:contains(Connecter ma boîte mail)",

@@ -1,5 +1,7 @@
 import { registry } from "@web/core/registry";
 
+import { openPreferences } from "@crm_mail_sync/../tests/tours/utils/steps";
+
 /**
  * A salesperson working in French opens their mailboxes from their
  * preferences, creates one on the form and tests the connection (against a real Dovecot started by the
@@ -7,16 +9,7 @@ import { registry } from "@web/core/registry";
  */
 registry.category("web_tour.tours").add("crm_mail_sync_connect_mailbox_fr", {
     steps: () => [
-        {
-            content: "Open the user menu",
-            trigger: ".o_user_menu button",
-            run: "click",
-        },
-        {
-            content: "Open my preferences",
-            trigger: "[data-menu=preferences]",
-            run: "click",
-        },
+        ...openPreferences(),
         {
             content: "My mailboxes (in French)",
             trigger: ".modal button[name=action_open_my_mailboxes]:contains(Mes boîtes mail)",

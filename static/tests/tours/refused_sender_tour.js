@@ -1,5 +1,7 @@
 import { registry } from "@web/core/registry";
 
+import { choose, openPreferences } from "@crm_mail_sync/../tests/tours/utils/steps";
+
 /**
  * A salesperson working in Spanish connects their mailbox with the setup
  * wizard and declares an alias as another From address. The outgoing server
@@ -9,32 +11,9 @@ import { registry } from "@web/core/registry";
  * and the wizard stays on the step.
  */
 
-function choose(field, label) {
-    return [
-        {
-            content: `${field}: ${label}`,
-            trigger: `.modal div[name=${field}] .o_select_menu_toggler`,
-            run: "click",
-        },
-        {
-            trigger: `.o_select_menu_item:contains(${label})`,
-            run: "click",
-        },
-    ];
-}
-
 registry.category("web_tour.tours").add("crm_mail_sync_refused_sender_es", {
     steps: () => [
-        {
-            content: "Open the user menu",
-            trigger: ".o_user_menu button",
-            run: "click",
-        },
-        {
-            content: "Open my preferences",
-            trigger: "[data-menu=preferences]",
-            run: "click",
-        },
+        ...openPreferences(),
         {
             content: "Connect my mailbox (in Spanish)",
             trigger: ".modal button[name=action_connect_my_mailbox]:contains(Conectar mi buzón de correo)",

@@ -1,5 +1,7 @@
 import { registry } from "@web/core/registry";
 
+import { choose, openPreferences } from "@crm_mail_sync/../tests/tours/utils/steps";
+
 /**
  * A salesperson working in French connects their mailbox with the setup
  * wizard, from their preferences: email address, servers (their domain is
@@ -9,32 +11,9 @@ import { registry } from "@web/core/registry";
  * default ports (in place of the usual 993 and 587).
  */
 
-function choose(field, label) {
-    return [
-        {
-            content: `${field}: ${label}`,
-            trigger: `.modal div[name=${field}] .o_select_menu_toggler`,
-            run: "click",
-        },
-        {
-            trigger: `.o_select_menu_item:contains(${label})`,
-            run: "click",
-        },
-    ];
-}
-
 registry.category("web_tour.tours").add("crm_mail_sync_setup_wizard_fr", {
     steps: () => [
-        {
-            content: "Open the user menu",
-            trigger: ".o_user_menu button",
-            run: "click",
-        },
-        {
-            content: "Open my preferences",
-            trigger: "[data-menu=preferences]",
-            run: "click",
-        },
+        ...openPreferences(),
         {
             content: "Connect my mailbox (in French)",
             trigger: ".modal button[name=action_connect_my_mailbox]:contains(Connecter ma boîte mail)",

@@ -23,9 +23,8 @@ import ipaddress
 import socket
 
 from odoo.exceptions import ValidationError
-from odoo.tools.translate import LazyTranslate
 
-_lt = LazyTranslate(__name__)
+from . import messages
 
 # SMTP 25, 465 (RFC 8314), 587 (RFC 6409), 2525 (common alternative),
 # 1025 (Proton Mail Bridge); IMAP 143, 993 (RFC 8314), 1143 (Proton Mail Bridge).
@@ -33,13 +32,6 @@ STANDARD_PORTS = frozenset({25, 465, 587, 1025, 2525, 143, 993, 1143})
 
 ALLOW_UNENCRYPTED_PARAM = "crm_mail_sync.allow_unencrypted"
 ALLOWED_PORTS_PARAM = "crm_mail_sync.allowed_ports"
-
-NEUTRAL_FAILURE = _lt(
-    "The connection to %(protocol)s server %(host)s on port %(port)s failed. Check the server name, port, "
-    "encryption and password given by your provider. Port %(port)s is not a usual mail port, so no more "
-    "detail is given: an administrator can add it to the allowed ports (system parameter "
-    "crm_mail_sync.allowed_ports)."
-)
 
 
 def is_administrator(env):
@@ -58,7 +50,7 @@ def failure_message(env, protocol, host, port, detailed):
     ``host``:``port``) when it may be shown, else the neutral message."""
     if is_administrator(env) or port in allowed_ports(env):
         return detailed
-    return NEUTRAL_FAILURE._translate(env.lang or "en_US") % {"protocol": protocol, "host": host, "port": port}
+    return messages.NEUTRAL_FAILURE._translate(env.lang or "en_US") % {"protocol": protocol, "host": host, "port": port}
 
 
 def is_local_host(host, port=None):
@@ -89,14 +81,5 @@ def check_encryption(env, protocol, host, port, security):
         return
     if is_local_host(host, port):
         return
-    raise ValidationError(
-        env._(
-            "%(protocol)s server %(host)s: encryption “None” would send the password in clear over the "
-            "network; it is only allowed for a server on this machine or the local network. Choose SSL/TLS "
-            "or STARTTLS (an administrator can allow unencrypted connections with the system parameter "
-            "%(param)s).",
-            protocol=protocol,
-            host=host,
-            param=ALLOW_UNENCRYPTED_PARAM,
-        )
-    )
+    text = messages.UNENCRYPTED_REFUSED._translate(env.lang or "en_US")
+    raise ValidationError(text % {"protocol": protocol, "host": host, "param": ALLOW_UNENCRYPTED_PARAM})

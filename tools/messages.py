@@ -1,11 +1,16 @@
-"""The engine's typed connection errors, told to the user in their language.
+"""The engine's errors, told to the user in their language: the one home of
+the user-facing text of connection, sign-in (OAuth), Microsoft Graph and
+logging-mailbox failures.
 
-The engine (mailsync.errors) gives each failure a stable ``code`` and
-``reason``; this module holds the translatable text for each, so that the
-exact same cause reads the same everywhere in the UI.
+The engine (mailsync) gives each failure a stable ``code`` and ``reason``
+(and, for a sign-in, the ``provider``); this module holds the translatable
+text for each, so that the exact same cause reads the same everywhere in the
+UI. The engine's own English ``str()`` is for logs and tests only.
 """
 
 from odoo.tools.translate import LazyTranslate
+
+from ..mailsync import queue
 
 _lt = LazyTranslate(__name__)
 
@@ -167,6 +172,94 @@ MESSAGES = {
     ),
 }
 
+# Sign in with Microsoft or Google (mailsync.errors.OAuthError): "oauth:<provider>:<reason>",
+# "oauth:<provider>" for any other reason. %(email)s is the mailbox signed in.
+OAUTH_MESSAGES = {
+    "oauth:microsoft:invalid_client": _lt(
+        "Microsoft refused the app registration: an administrator must check the tenant "
+        "ID, client ID and client secret (a client secret also expires) in CRM settings."
+    ),
+    "oauth:microsoft:invalid_grant": _lt(
+        "The Microsoft sign-in of %(email)s has expired or was revoked: sign in again."
+    ),
+    "oauth:microsoft:access_denied": _lt(
+        "The Microsoft sign-in was cancelled or the permissions were refused: sign in again and accept them."
+    ),
+    "oauth:microsoft:state_mismatch": _lt(
+        "This Microsoft sign-in answer does not belong to a sign-in started here: start again from the mailbox."
+    ),
+    "oauth:microsoft:unreachable": _lt(
+        "Microsoft's sign-in service cannot be reached: check the network and try again."
+    ),
+    "oauth:microsoft": _lt("The Microsoft sign-in failed: try again."),
+    "oauth:google:invalid_client": _lt(
+        "Google refused the OAuth client: an administrator must check the Google client ID "
+        "and client secret in CRM settings."
+    ),
+    "oauth:google:invalid_grant": _lt("The Google sign-in of %(email)s has expired or was revoked: sign in again."),
+    "oauth:google:access_denied": _lt(
+        "The Google sign-in was cancelled or the access to Gmail was refused: sign in again and allow it."
+    ),
+    "oauth:google:state_mismatch": _lt(
+        "This Google sign-in answer does not belong to a sign-in started here: start again from the mailbox."
+    ),
+    "oauth:google:unreachable": _lt("Google's sign-in service cannot be reached: check the network and try again."),
+    "oauth:google": _lt("The Google sign-in failed: try again."),
+}
+# The sign-in cannot start or finish, by provider.
+OAUTH_NOT_SET_UP = {
+    "microsoft": _lt(
+        "Sign in with Microsoft is not set up yet: an administrator must enter the "
+        "tenant ID, client ID and client secret in CRM settings, under Mail Sync."
+    ),
+    "google": _lt(
+        "Sign in with Google is not set up yet: an administrator must enter the Google "
+        "client ID and client secret in CRM settings, under Mail Sync."
+    ),
+}
+OAUTH_NOT_SIGNED_IN = {
+    "microsoft": _lt("Sign in with Microsoft first (button “Sign in with Microsoft”)."),
+    "google": _lt("Sign in with Google first (button “Sign in with Google”)."),
+}
+OAUTH_NOT_STARTED = {
+    "microsoft": _lt("No Microsoft sign-in was started from this browser: start it again."),
+    "google": _lt("No Google sign-in was started from this browser: start it again."),
+}
+
+# Where the addon may connect (tools/mail_network_policy.py).
+NEUTRAL_FAILURE = _lt(
+    "The connection to %(protocol)s server %(host)s on port %(port)s failed. Check the server name, port, "
+    "encryption and password given by your provider. Port %(port)s is not a usual mail port, so no more "
+    "detail is given: an administrator can add it to the allowed ports (system parameter "
+    "crm_mail_sync.allowed_ports)."
+)
+UNENCRYPTED_REFUSED = _lt(
+    "%(protocol)s server %(host)s: encryption “None” would send the password in clear over the "
+    "network; it is only allowed for a server on this machine or the local network. Choose SSL/TLS "
+    "or STARTTLS (an administrator can allow unencrypted connections with the system parameter "
+    "%(param)s)."
+)
+
+# The company logging mailbox cannot be processed as set up (mailsync.queue.QueueSetupError):
+# one sentence per problem code; %(folder)s is the folder's name.
+QUEUE_PROBLEMS = {
+    queue.SAME_FOLDER: _lt(
+        "The queue, storage and “Not logged” folders must be three different folders: change one of them."
+    ),
+    queue.QUEUE_MISSING: _lt(
+        "The queue folder “%(folder)s” does not exist in this mailbox: enter an existing folder "
+        "(the inbox is INBOX) or create it with your mail program."
+    ),
+    queue.STORAGE_MISSING: _lt("The storage folder “%(folder)s” does not exist yet: click “Create Missing Folders”."),
+    queue.NOT_LOGGED_MISSING: _lt(
+        "The “Not logged” folder “%(folder)s” does not exist yet: click “Create Missing Folders”."
+    ),
+    queue.CANNOT_MOVE: _lt(
+        "This server cannot move messages safely: it offers neither IMAP MOVE (RFC 6851) nor UIDPLUS "
+        "(RFC 4315). Ask your mail provider to enable one of them, or use another mail server."
+    ),
+}
+
 SERVER_REPLY = _lt("Server's reply: %(text)s")
 MORE_INFORMATION = _lt("More information: %(url)s")
 SOME_ADDRESS = _lt("this address")
@@ -211,3 +304,29 @@ def describe(env, error, advice=""):
         if url:
             message += "\n" + MORE_INFORMATION._translate(lang) % {"url": url}
     return message
+
+
+def describe_oauth(env, error, email=""):
+    """The translated message for an engine :class:`mailsync.errors.OAuthError`.
+
+    :param email: the mailbox whose sign-in failed (named when it expired)
+    :returns: what happened and what to do, for the provider of the error
+    """
+    text = OAUTH_MESSAGES.get(f"{error.code}:{error.provider}:{error.reason}") or OAUTH_MESSAGES.get(
+        f"{error.code}:{error.provider}"
+    )
+    if text is None:
+        return str(error)
+    return text._translate(env.lang or "en_US") % {"email": email or ""}
+
+
+def oauth_text(env, texts, provider):
+    """One of the texts by provider above (e.g. :data:`OAUTH_NOT_SIGNED_IN`), translated."""
+    return texts[provider]._translate(env.lang or "en_US")
+
+
+def describe_queue_problems(env, problems):
+    """One translated sentence per ``(code, folder name or None)`` of a
+    :class:`mailsync.queue.QueueSetupError`."""
+    lang = env.lang or "en_US"
+    return [QUEUE_PROBLEMS[code]._translate(lang) % {"folder": name or ""} for code, name in problems]
