@@ -12,8 +12,16 @@ that adds 30 ms of round trip between Odoo and Dovecot:
   a. stock Odoo fetchmail ingesting the mailbox (its own mailbox copy);
   b. our initial sync of the mailbox into Odoo (the cron);
   c. the ceiling: batched IMAP FETCH of every message + MIME parse, no Odoo;
+  c'. the fair ceiling: batched header FETCH of every message, BODY.PEEK of
+     the same subset (b) downloads (the messages of CRM contacts), parse;
   d. an idle incremental poll of 100 unchanged mailboxes (ms per mailbox);
-  m. matching 10,000 messages against N contacts with secondary addresses.
+  m. matching 10,000 messages against N contacts with secondary addresses;
+
+and the scale sections of bench/scale.py (issue 14): the cron's idle poll of
+1,000 mailboxes (loopback and 30 ms), the initial sync of 200 mailboxes x 50
+messages by 1, 2 and 4 cron workers at once with the exactly-once proof, and
+logging alone (10,000 parsed messages, profiled). ``--only`` picks sections;
+the default mailbox size is 10,000 messages (``--messages`` for quick runs).
 
 Each phase runs in its own process, so its peak RSS is its own. Figures are
 printed as a Markdown report (bench/RESULTS.md keeps the latest), with the
@@ -30,6 +38,7 @@ import random
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -38,6 +47,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ADDON = os.path.dirname(HERE)
 sys.path.insert(0, ADDON)  # the engine (mailsync) is importable without Odoo
 
+import scale  # noqa: E402
 from latency_proxy import LatencyProxy  # noqa: E402
 
 from mailsync.testing.dovecot import DovecotServer  # noqa: E402
@@ -54,14 +64,14 @@ def contact_email(n):
     return f"contact{n}@{CUSTOMER_DOMAINS[n % len(CUSTOMER_DOMAINS)]}"
 
 
-def build_messages(count, contacts, owner, seed=42):
-    """Deterministic realistic messages: a third from CRM contacts."""
+def build_messages(count, contacts, owner, seed=42, from_contacts=0.33):
+    """Deterministic realistic messages: a third (``from_contacts``) from CRM contacts."""
     rng = random.Random(seed)
     attachment = bytes(rng.getrandbits(8) for _ in range(50 * 1024))
     start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=20)
     messages = []
     for n in range(count):
-        if rng.random() < 0.33:
+        if rng.random() < from_contacts:
             sender = contact_email(rng.randrange(contacts))
         else:
             sender = f"person{rng.randrange(100000)}@example-{rng.randrange(500)}.net"
@@ -323,16 +333,71 @@ def phase_m(args):
     return {"seconds": elapsed, "messages": len(headers), "matched": matched, "contacts": args.contacts}
 
 
-PHASES = {"a": phase_a, "b": phase_b, "c": phase_c, "d": phase_d, "m": phase_m, "r": phase_r}
+def phase_f(args):
+    contacts = {contact_email(n) for n in range(args.sync_contacts)}
+    return scale.phase_f(args, contacts, ENGINE_USER, PASSWORD, body_chunk=25)
+
+
+def phase_s(args):
+    """The mailboxes of the worker runs, created once, inactive."""
+    odoo, registry = odoo_env(args)
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        logins = [login for run in range(len(args.workers)) for login in scale.farm_logins(args.farm_mailboxes, run)]
+        accounts = scale.create_mailboxes(env, args, logins, PASSWORD)
+        cr.execute("UPDATE crm_mail_account SET active = false WHERE id = ANY(%s)", [accounts.ids])
+    return {"mailboxes": len(logins)}
+
+
+PHASES = {
+    "a": phase_a,
+    "b": phase_b,
+    "c": phase_c,
+    "d": phase_d,
+    "f": phase_f,
+    "l": lambda args: scale.phase_l(args, odoo_env, build_messages, salesperson_mailbox),
+    "m": phase_m,
+    "p": lambda args: scale.phase_p(args, odoo_env, PASSWORD),
+    "r": phase_r,
+    "s": phase_s,
+    "w": lambda args: scale.phase_w(args, odoo_env, PASSWORD),
+}
+
+
+def phase_command(args, phase, port, db):
+    command = [sys.executable, __file__, "--phase", phase, "--port", str(port), "--db", db]
+    command += ["--messages", str(args.messages), "--contacts", str(args.contacts)]
+    command += ["--sync-contacts", str(args.sync_contacts), "--mailboxes", str(args.mailboxes)]
+    command += ["--first-port", str(args.first_port or port), "--workers", ",".join(map(str, args.workers))]
+    command += ["--farm-mailboxes", str(args.farm_mailboxes), "--farm-messages", str(args.farm_messages)]
+    command += ["--log-messages", str(args.log_messages), "--profile-messages", str(args.profile_messages)]
+    if args.barrier:
+        command += ["--barrier", args.barrier]
+    command += ["--odoo-src", args.odoo_src, "--addons-link", args.addons_link]
+    command += ["--db-host", args.db_host, "--db-port", str(args.db_port), "--db-user", args.db_user]
+    return command
 
 
 def run_phase(args, phase, port, db):
-    command = [sys.executable, __file__, "--phase", phase, "--port", str(port), "--db", db]
-    command += ["--messages", str(args.messages), "--contacts", str(args.contacts)]
-    command += ["--odoo-src", args.odoo_src, "--addons-link", args.addons_link]
-    command += ["--db-host", args.db_host, "--db-port", str(args.db_port), "--db-user", args.db_user]
-    output = subprocess.run(command, check=True, capture_output=True, text=True, env=os.environ).stdout
+    output = subprocess.run(
+        phase_command(args, phase, port, db), check=True, capture_output=True, text=True, env=os.environ
+    ).stdout
     return json.loads(output.strip().splitlines()[-1])
+
+
+def run_phases_at_once(args, phase, port, db, count):
+    """``count`` processes of ``phase`` started together (Odoo workers); their results."""
+    processes = [
+        subprocess.Popen(phase_command(args, phase, port, db), stdout=subprocess.PIPE, text=True, env=os.environ)
+        for _n in range(count)
+    ]
+    results = []
+    for process in processes:
+        output, _ = process.communicate()
+        if process.returncode:
+            raise subprocess.CalledProcessError(process.returncode, process.args)
+        results.append(json.loads(output.strip().splitlines()[-1]))
+    return results
 
 
 # -- orchestration -----------------------------------------------------------
@@ -349,10 +414,29 @@ def main():
     parser.add_argument("--db-user", default=os.environ.get("PGUSER", os.environ.get("USER", "root")))
     parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
     parser.add_argument(
-        "--only",
-        default="sync,memory,matching",
-        help="comma-separated sections to run: sync (a-d), memory (r), matching (m)",
+        "--db-prefix",
+        default="crm_mail_sync_bench",
+        help="prefix of the bench's databases (dropped and created again): one per engineer on a shared server",
     )
+    parser.add_argument(
+        "--only",
+        default="sync,memory,matching,idle,workers,logging",
+        help="comma-separated sections to run: sync (a-d and the fair ceiling c'), fair (b, c and c' only), "
+        "memory (r), matching (m), idle (1,000-mailbox idle poll), workers (1/2/4 workers), logging",
+    )
+    parser.add_argument("--mailboxes", type=int, default=1000, help="mailboxes of the idle poll section")
+    parser.add_argument("--farm-mailboxes", type=int, default=200, help="mailboxes of the workers section")
+    parser.add_argument("--farm-messages", type=int, default=50, help="messages per mailbox of the workers section")
+    parser.add_argument(
+        "--workers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 2, 4],
+        help="cron worker counts of the workers section",
+    )
+    parser.add_argument("--log-messages", type=int, default=10000, help="messages of the logging section")
+    parser.add_argument("--profile-messages", type=int, default=2000, help="of which logged again under cProfile")
+    parser.add_argument("--first-port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--barrier", default="", help=argparse.SUPPRESS)
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--db", default="crm_mail_sync_bench", help=argparse.SUPPRESS)
@@ -367,27 +451,33 @@ def main():
     os.environ.setdefault("CRM_MAIL_SYNC_KEY", _bench_key())
     print(f"Seeding {args.messages} messages ...", file=sys.stderr)
     messages = build_messages(args.messages, args.sync_contacts, SYNC_USER)
-    users = {login: PASSWORD for login in (FETCHMAIL_USER, SYNC_USER, ENGINE_USER, MEMORY_USER, *IDLE_USERS)}
-    results = {}
     only = set(args.only.split(","))
+    logins = [FETCHMAIL_USER, SYNC_USER, ENGINE_USER, MEMORY_USER, *IDLE_USERS]
+    if "idle" in only:
+        logins += scale.poll_logins(args.mailboxes)
+    if "workers" in only:
+        logins += [login for run in range(len(args.workers)) for login in scale.farm_logins(args.farm_mailboxes, run)]
+    users = dict.fromkeys(logins, PASSWORD)
+    results = {}
     with DovecotServer(users=users, extra_config="mail_fsync = never\n") as dovecot:
-        if "sync" in only:
+        if only & {"sync", "fair"}:
             for login in (FETCHMAIL_USER, SYNC_USER, ENGINE_USER):
                 seed(dovecot, login, messages)
             idle = build_messages(5, args.sync_contacts, "idle@bench.example", seed=3)
             for login in IDLE_USERS:
                 seed(dovecot, login, idle)
-        passes = (("loopback", 0.0), (f"{args.latency_ms:g} ms RTT", args.latency_ms)) if "sync" in only else ()
-        for label, latency in passes:
+        passes = (("loopback", 0.0), (f"{args.latency_ms:g} ms RTT", args.latency_ms))
+        phases = ("b", "a", "c", "f", "d") if "sync" in only else ("b", "c", "f")
+        for label, latency in passes if only & {"sync", "fair"} else ():
             with LatencyProxy(dovecot.host, dovecot.port, latency / 1000.0) as proxy:
                 port = proxy.port if latency else dovecot.port  # loopback: straight to Dovecot
-                db = f"crm_mail_sync_bench_{'lat' if latency else 'lo'}"
+                db = f"{args.db_prefix}_{'lat' if latency else 'lo'}"
                 args.db = db
                 print(f"[{label}] preparing the Odoo database ...", file=sys.stderr)
                 prepare_database(args, args.sync_contacts)
                 results[label] = {}
                 # b before a: the leads fetchmail creates would otherwise match every message in b
-                for phase in ("b", "a", "c", "d"):
+                for phase in phases:
                     print(f"[{label}] phase {phase} ...", file=sys.stderr)
                     results[label][phase] = run_phase(args, phase, port, db)
                 # the next pass reads the same mail again
@@ -402,7 +492,7 @@ def main():
             for heavy in heavy_messages(MEMORY_USER):
                 seed(dovecot, MEMORY_USER, [heavy])
                 del heavy
-            args.db = "crm_mail_sync_bench_memory"
+            args.db = f"{args.db_prefix}_memory"
             prepare_database(args, args.sync_contacts)
             results["memory"] = run_phase(args, "r", dovecot.port, args.db)
             # The baseline, in the same run: the same sync of ordinary mail only.
@@ -410,15 +500,77 @@ def main():
                 seed(dovecot, SYNC_USER, messages[:200])
             results["memory"]["baseline"] = run_phase(args, "b", dovecot.port, args.db)
             results["memory"]["baseline_messages"] = args.messages if "sync" in only else 200
+        scale_sections(args, only, dovecot, results)
         if "matching" in only:
             print("Matching benchmark ...", file=sys.stderr)
-            args.db = "crm_mail_sync_bench_match"
+            args.db = f"{args.db_prefix}_match"
             prepare_database(args, args.contacts)
             results["matching"] = run_phase(args, "m", dovecot.port, args.db)
     report = render(args, results)
     print(report)
     with open(args.output, "w") as f:
         f.write(report)
+
+
+def scale_sections(args, only, dovecot, results):
+    """The idle poll, workers and logging sections (issue 14), in one database."""
+    if not only & {"idle", "workers", "logging"}:
+        return
+    args.db = f"{args.db_prefix}_scale"
+    print("[scale] preparing the Odoo database ...", file=sys.stderr)
+    prepare_database(args, args.sync_contacts)
+    if "idle" in only:
+        results["idle"] = {}
+        args.first_port = dovecot.port
+        for label, latency in (("loopback", 0.0), (f"{args.latency_ms:g} ms RTT", args.latency_ms)):
+            with LatencyProxy(dovecot.host, dovecot.port, latency / 1000.0) as proxy:
+                print(f"[idle, {label}] {args.mailboxes} mailboxes ...", file=sys.stderr)
+                port = proxy.port if latency else dovecot.port
+                results["idle"][label] = run_phase(args, "p", port, args.db)
+        args.first_port = None
+    if "workers" in only:
+        results["workers"] = workers_section(args, dovecot)
+    if "logging" in only:
+        print(f"[logging] {args.log_messages} messages ...", file=sys.stderr)
+        results["logging"] = run_phase(args, "l", dovecot.port, args.db)
+
+
+def workers_section(args, dovecot):
+    """Initial sync of ``farm_mailboxes`` x ``farm_messages`` by each worker
+    count at once, each count on its own fresh mailboxes."""
+    import psycopg2
+
+    from mailsync.message import parse_headers
+
+    contacts = {contact_email(n) for n in range(args.sync_contacts)}
+    expected = {}
+    print("[workers] seeding ...", file=sys.stderr)
+    for run in range(len(args.workers)):
+        for index, login in enumerate(scale.farm_logins(args.farm_mailboxes, run)):
+            messages = build_messages(args.farm_messages, args.sync_contacts, login, seed=1000 * run + index)
+            seed(dovecot, login, messages)
+            headers = [parse_headers(raw.split(b"\n\n", 1)[0]) for raw in messages]
+            expected[login] = {h.message_id for h in headers if h.participants() & contacts}
+    run_phase(args, "s", dovecot.port, args.db)
+    report = {}
+    connection = psycopg2.connect(host=args.db_host, port=args.db_port, user=args.db_user, dbname=args.db)
+    try:
+        for run, count in enumerate(args.workers):
+            logins = scale.farm_logins(args.farm_mailboxes, run)
+            with connection.cursor() as cr:
+                scale._only_active(cr, scale.FARM_DOMAIN, suffix=f"farm{run}-")
+            connection.commit()
+            print(f"[workers] {count} at once ...", file=sys.stderr)
+            with tempfile.TemporaryDirectory() as barrier:
+                args.barrier = f"{barrier}:{count}"
+                results = run_phases_at_once(args, "w", dovecot.port, args.db, count)
+            args.barrier = ""
+            with connection.cursor() as cr:
+                report[count] = scale.workers_report(cr, logins, {login: expected[login] for login in logins}, results)
+            report[count]["messages"] = args.farm_mailboxes * args.farm_messages
+    finally:
+        connection.close()
+    return report
 
 
 def peak_rss_mb():
@@ -454,29 +606,45 @@ def render(args, results):
         f"from {args.sync_contacts} CRM contacts.",
         "",
     ]
-    for label in [key for key in results if key not in ("matching", "memory")]:
+    for label in [key for key in results if key not in ("matching", "memory", "idle", "workers", "logging")]:
         r = results[label]
         if "b" not in r:
             continue
-        rate = {phase: r[phase]["messages"] / r[phase]["seconds"] for phase in "abc"}
+        rate = {phase: r[phase]["messages"] / r[phase]["seconds"] for phase in "abc" if phase in r}
         lines += [
             f"## {label}",
             "",
             "| | what | figure | peak RSS |",
             "|---|---|---|---|",
-            f"| a | stock fetchmail (into leads) | {rate['a']:.1f} msg/s ({r['a']['seconds']:.1f} s) | "
-            f"{r['a']['peak_rss_mb']:.0f} MB |",
+        ]
+        if "a" in r:
+            lines.append(
+                f"| a | stock fetchmail (into leads) | {rate['a']:.1f} msg/s ({r['a']['seconds']:.1f} s) | "
+                f"{r['a']['peak_rss_mb']:.0f} MB |"
+            )
+        lines += [
             f"| b | crm_mail_sync initial sync | {rate['b']:.1f} msg/s ({r['b']['seconds']:.1f} s, "
             f"{r['b']['stored']} logged) | {r['b']['peak_rss_mb']:.0f} MB |",
             f"| c | ceiling: batched FETCH + parse | {rate['c']:.1f} msg/s ({r['c']['seconds']:.1f} s) | "
             f"{r['c']['peak_rss_mb']:.0f} MB |",
-            f"| d | idle poll of 100 mailboxes | {r['d']['seconds'] * 1000 / r['d']['mailboxes']:.1f} ms per mailbox | "
-            f"{r['d']['peak_rss_mb']:.0f} MB |",
-            "",
-            f"Ratios: **b/a = {rate['b'] / rate['a']:.1f}** (target >= 10), "
-            f"**b/c = {rate['b'] / rate['c']:.2f}** (target >= 0.4).",
-            "",
         ]
+        if "f" in r:
+            rate["f"] = r["f"]["messages"] / r["f"]["seconds"]
+            lines.append(
+                f"| c' | fair ceiling: batched header FETCH + BODY.PEEK of the same {r['f']['bodies']} + parse | "
+                f"{rate['f']:.1f} msg/s ({r['f']['seconds']:.1f} s) | {r['f']['peak_rss_mb']:.0f} MB |"
+            )
+        if "d" in r:
+            lines.append(
+                f"| d | idle poll of 100 mailboxes | {r['d']['seconds'] * 1000 / r['d']['mailboxes']:.1f} ms per "
+                f"mailbox | {r['d']['peak_rss_mb']:.0f} MB |"
+            )
+        ratios = [f"**b/c = {rate['b'] / rate['c']:.2f}** (target >= 0.4)"]
+        if "a" in rate:
+            ratios.insert(0, f"**b/a = {rate['b'] / rate['a']:.1f}** (target >= 10)")
+        if "f" in rate:
+            ratios.append(f"**b/c' = {rate['b'] / rate['f']:.2f}** (target >= 0.8)")
+        lines += ["", "Ratios: " + ", ".join(ratios) + ".", ""]
     r = results.get("memory")
     if r:
         lines += [
@@ -490,6 +658,7 @@ def render(args, results):
             f"{r['skipped']} not logged, {r['seconds']:.1f} s.",
             "",
         ]
+    lines += scale.render(args, results, " ".join(f"{n:.1f}" for n in os.getloadavg()))
     m = results.get("matching")
     if not m:
         return "\n".join(lines)

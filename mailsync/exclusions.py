@@ -30,6 +30,7 @@ import email.policy
 import re
 
 from .addresses import Exclusions, _ascii_domain, normalize
+from .message import parse_tree
 
 BULK = "bulk"
 ROLE = "role"
@@ -147,12 +148,21 @@ def header_reason(raw_headers, rules=RULES):
     return None
 
 
+# "text/calendar" as a Content-Type may spell it (any case, spaces around the slash).
+_CALENDAR_TYPE = re.compile(rb"text\s*/\s*calendar", re.IGNORECASE)
+
+
 def is_calendar_invitation(raw):
     """Whether a whole message (bytes) is a calendar invitation or cancellation:
     a ``text/calendar`` part whose ``method`` parameter or ``METHOD`` property is
-    REQUEST or CANCEL (RFC 5546 section 1.4). Never raises."""
+    REQUEST or CANCEL (RFC 5546 section 1.4). Never raises. The message is
+    fed to the parser in pieces (:func:`mailsync.message.parse_tree`): a
+    large one costs about its size, not several times it."""
+    raw = bytes(raw or b"")
+    if not _CALENDAR_TYPE.search(raw):
+        return False  # no text/calendar part: no need to build the MIME tree
     try:
-        message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(bytes(raw or b""))
+        message = parse_tree(raw, policy=email.policy.compat32)
         for part in message.walk():
             if part.get_content_type() != "text/calendar":
                 continue

@@ -37,6 +37,9 @@ import time
 import unicodedata
 
 from imapclient import exceptions as imap_exc
+from imapclient import imap_utf7
+from imapclient.imapclient import as_pairs
+from imapclient.response_parser import parse_response
 
 from .errors import ConnectionLost, FolderUnavailable, MailboxRefused
 from .imap import PROTOCOL, Folder, _server_text, _translate
@@ -406,7 +409,9 @@ class MailboxSync:
     def changed(self):
         """Whether anything new may be there: one STATUS per synced folder, no
         SELECT, no LIST (a folder renamed or gone makes STATUS fail: True).
-        Raises ConnectionLost when the connection drops."""
+        The STATUS commands are sent together (pipelined, RFC 3501 section
+        5.5), so the poll costs one round trip whatever the number of
+        folders. Raises ConnectionLost when the connection drops."""
         roles = {state.role for state in self.state.folders.values()}
         if INBOX not in roles:
             return True  # never synced
@@ -415,15 +420,41 @@ class MailboxSync:
             or not 0 <= time.time() - self.state.sent_search_at < SENT_SEARCH_INTERVAL
         ):
             return True  # no sent folder found yet: list again hourly, or now that the user chose one
-        for known in self.state.folders.values():
-            try:
-                with self._errors():
-                    status = self.client.folder_status(known.name, [b"UIDNEXT", b"UIDVALIDITY"])
-            except imap_exc.IMAPClientError:
-                return True  # let the full sync find out
-            if status.get(b"UIDVALIDITY") != known.uidvalidity or status.get(b"UIDNEXT") != known.uidnext:
+        known = list(self.state.folders.values())
+        try:
+            with self._errors():
+                statuses = self._pipelined_status([folder.name for folder in known])
+        except imap_exc.IMAPClientError:
+            return True  # let the full sync find out
+        for folder, status in zip(known, statuses, strict=True):
+            if status.get(b"UIDVALIDITY") != folder.uidvalidity or status.get(b"UIDNEXT") != folder.uidnext:
                 return True
         return False
+
+    def _pipelined_status(self, names):
+        """``[{b"UIDNEXT": int, b"UIDVALIDITY": int}]`` of the folders
+        ``names``, in order, from STATUS commands sent at once. A folder the
+        server refuses, or whose answer cannot be told apart, raises
+        ``IMAPClientError`` (the caller looks again with a full sync)."""
+        imap = self.client._imap
+        tags = [imap._command("STATUS", self.client._normalise_folder(name), "(UIDNEXT UIDVALIDITY)") for name in names]
+        for tag in tags:
+            typ, data = imap._command_complete("STATUS", tag)
+            if typ != "OK":
+                raise imap_exc.IMAPClientError(f"STATUS: {data}")
+        _typ, answers = imap._untagged_response("OK", [None], "STATUS")
+        parsed = []
+        for answer in answers:
+            if answer is None:
+                continue
+            folder, items = parse_response([answer])[:2]
+            parsed.append((folder if isinstance(folder, str) else imap_utf7.decode(folder), dict(as_pairs(items))))
+        by_name = dict(parsed)
+        if set(by_name) == set(names):
+            return [by_name[name] for name in names]
+        if len(parsed) == len(names):  # named its own way (case of INBOX...): answers come in order
+            return [items for _name, items in parsed]
+        raise imap_exc.IMAPClientError("STATUS answers do not match the folders asked")
 
     # -- full sync -------------------------------------------------------
     def batches(self):
@@ -597,10 +628,15 @@ def poll(jobs, workers=16):
     def one(job):
         settings, state, sent_folder = job
         try:
-            with connect(settings) as session:
-                return MailboxSync(session, state, sent_folder=sent_folder).changed()
+            session = connect(settings)
         except Exception:  # noqa: BLE001 - the full sync reports it properly
             return True
+        try:
+            return MailboxSync(session, state, sent_folder=sent_folder).changed()
+        except Exception:  # noqa: BLE001 - the full sync reports it properly
+            return True
+        finally:
+            session.hang_up()
 
     if not jobs:
         return []

@@ -35,6 +35,7 @@ import dataclasses
 import datetime
 import email
 import email.errors
+import email.feedparser
 import email.message
 import email.parser
 import email.policy
@@ -63,6 +64,10 @@ MAX_FALLBACK_TEXT = 100_000
 MAX_DEPTH = 100
 _DETECT_BYTES = 16 * 1024  # sample of a body given to charset detection (chardet reads ~1 MB/s)
 _DETECT_HEADER_BYTES = 2048  # ...of a header value
+#: Bytes handed to the MIME parser at a time: the parser splits what it is fed into
+#: line objects (about five times the bytes), so feeding a large message whole costs
+#: several times its size at once.
+_FEED_BYTES = 256 * 1024
 
 _MSGID = re.compile(r"<[^<>\s]+>")
 _SPACES = re.compile(r"\s+")
@@ -630,12 +635,12 @@ def parse_message(raw, max_attachment_bytes=25 * 1024 * 1024, max_total_attachme
             (html_parts if content_type == "text/html" else text_parts).append(_part_text(part))
             return
         data = _payload_bytes(part)
+        part.set_payload(None)  # the encoded text is no longer needed once decoded: hold one copy
         content_id = clean_text(_raw_header(part, "Content-ID")).strip("<>")[:MAX_TEXT_LENGTH]
         attach(name or _default_name(content_type), content_type, data, content_id)
 
     try:
-        message = email.parser.BytesParser(policy=_POLICY).parsebytes(raw)
-        walk(message, 0)
+        walk(parse_tree(raw), 0)
     except Exception:  # noqa: BLE001 - a broken MIME tree keeps what was read
         if not (html_parts or text_parts):
             body = raw[len(_header_section(raw)) :][: MAX_FALLBACK_TEXT * 4]
@@ -647,6 +652,19 @@ def parse_message(raw, max_attachment_bytes=25 * 1024 * 1024, max_total_attachme
         attachments=tuple(attachments),
         skipped=tuple(skipped),
     )
+
+
+def parse_tree(raw, policy=_POLICY):
+    """The MIME tree (``email.message.Message``) of ``raw`` (bytes), fed to
+    the parser :data:`_FEED_BYTES` at a time: the same tree as
+    ``email.parser.BytesParser(policy=policy).parsebytes(raw)``, for about the
+    message's size in memory where that costs several times it."""
+    parser = email.feedparser.BytesFeedParser(policy=policy)
+    view = memoryview(raw)
+    for start in range(0, len(raw), _FEED_BYTES):
+        parser.feed(bytes(view[start : start + _FEED_BYTES]))
+    view.release()
+    return parser.close()
 
 
 def _default_name(content_type):

@@ -3,6 +3,7 @@ is, dropped connections, huge messages, cron time limits and lost leases.
 Real Dovecot; the cron's commits are savepoints (see test_mailbox_sync)."""
 
 import time
+from types import SimpleNamespace
 from unittest.mock import patch
 
 from odoo import fields
@@ -12,7 +13,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.crm_mail_sync.mailsync import errors as engine_errors
 from odoo.addons.crm_mail_sync.mailsync.imap_sync import MailboxSync
-from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
+from odoo.addons.crm_mail_sync.mailsync.testing import ALICE, BOB
 from odoo.addons.crm_mail_sync.mailsync.testing.dovecot import DovecotServer
 from odoo.addons.crm_mail_sync.mailsync.testing.proxy import CuttingProxy
 from odoo.addons.crm_mail_sync.models import crm_mail_account_sync as sync_module
@@ -201,6 +202,38 @@ class TestSyncResilience(MailSyncCase):
             client.logout()
         self.assertEqual(fetched, small_uid, "only the small message was downloaded")
 
+    def test_a_message_with_a_thousand_attachments_is_logged_with_all_of_them(self):
+        files = [(f"invoice-{n:04d}.pdf", "application/pdf", b"%%PDF-1.4 invoice %d\n" % n * 40) for n in range(1000)]
+        self.deliver(raw_email(CUSTOMER, ALICE[0], subject="Every invoice of the year", attachments=files))
+        created = []
+        Attachment = type(self.env["ir.attachment"])
+        original = Attachment.create
+
+        def counting(records, vals_list):
+            created.append(len(vals_list))
+            return original(records, vals_list)
+
+        with patch.object(Attachment, "create", counting):
+            self.run_cron()
+        interaction = self.logged()
+        self.assertEqual(interaction.subject, "Every invoice of the year")
+        attachments = interaction.attachment_ids
+        self.assertEqual(len(attachments), 1000)
+        self.assertEqual(
+            sorted(attachments.mapped("name")), [f"invoice-{n:04d}.pdf" for n in range(1000)], "every file, once"
+        )
+        by_name = {attachment.name: attachment for attachment in attachments}
+        self.assertEqual(by_name["invoice-0999.pdf"].raw, b"%PDF-1.4 invoice 999\n" * 40)
+        self.assertEqual(by_name["invoice-0999.pdf"].mimetype, "application/pdf")
+        # Shown on the contact's chatter entry with all of them.
+        entry = interaction.mail_message_ids.filtered(lambda message: message.model == "res.partner")
+        self.assertEqual(entry.res_id, self.customer.id)
+        self.assertEqual(len(entry.attachment_ids), 1000)
+        # Stored in groups (memory bounded by a group, not by the message).
+        self.assertEqual(sum(created), 1000)
+        self.assertLessEqual(max(created), 100)
+        self.assertEqual((self.box.state, self.box.skipped_message_count), ("connected", 0))
+
     def test_bodies_are_downloaded_a_few_at_a_time(self):
         self.deliver(*[raw_email(CUSTOMER, ALICE[0], subject=f"Mail {n}") for n in range(12)])
         sizes = []
@@ -265,6 +298,40 @@ class TestSyncResilience(MailSyncCase):
                 self.assertEqual(sync_module.time_budget(), budget, options)
                 self.assertLess(sync_module.time_budget(), sync_module.cron_time_limit() or float("inf"))
                 self.assertEqual(sync_module.lease_duration().total_seconds(), lease, options)
+
+    def test_a_run_that_runs_out_of_time_with_mailboxes_due_runs_again_at_once(self):
+        """Issue 14: more due mailboxes than one run can reach are not left for
+        the next interval (they would wait two): the cron is triggered again now."""
+        other = self.Account.create(self.imap_values(login=BOB[0], password=BOB[1], user_id=self.colleague.id))
+        other.sudo().state = "connected"
+        (self.box | other).sudo().write({"next_sync": fields.Datetime.now()})
+        cron = self.env.ref("crm_mail_sync.ir_cron_mail_sync")
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        before = Trigger.search([("cron_id", "=", cron.id)])
+        clock = [1000.0]
+        Account = type(self.env["crm.mail.account"])
+        original = Account._sync
+
+        def slow_sync(account, deadline, token):
+            original(account, deadline, token)
+            clock[0] += 10_000  # this mailbox took the whole budget
+
+        with (
+            patch.object(sync_module, "time", SimpleNamespace(monotonic=lambda: clock[0])),
+            patch.object(sync_module, "POLL_BATCH", 1),
+            patch.object(Account, "_sync", slow_sync),
+        ):
+            self.Account._cron_sync()
+        synced = (self.box | other).filtered("last_sync")
+        self.assertEqual(len(synced), 1, "the budget allowed one mailbox")
+        self.assertFalse(synced.sudo().sync_lease_token, "released")
+        new = Trigger.search([("cron_id", "=", cron.id)]) - before
+        self.assertEqual(len(new), 1, "the cron runs again at once")
+        self.assertLessEqual(new.call_at, fields.Datetime.now())
+        # The next run reaches the other mailbox; nothing left: no new trigger.
+        self.Account._cron_sync()
+        self.assertTrue(all((self.box | other).mapped("last_sync")))
+        self.assertEqual(Trigger.search([("cron_id", "=", cron.id)]) - before, new)
 
     def test_a_worker_whose_lease_was_taken_over_stops_without_writing(self):
         self.deliver(raw_email(CUSTOMER, ALICE[0], subject="Hello"))

@@ -139,6 +139,19 @@ def test_a_calendar_invitation_nested_in_multipart_is_found_in_the_whole_message
     assert exclusions.reason(INVITATION) == exclusions.CALENDAR
 
 
+def test_a_calendar_part_is_found_however_its_type_is_spelt():
+    assert exclusions.is_calendar_invitation(INVITATION.replace(b"text/calendar", b"Text/Calendar"))
+    assert not exclusions.is_calendar_invitation(INVITATION.replace(b"text/calendar", b"text/plain"))
+
+
+def test_a_message_without_calendar_part_is_not_parsed(monkeypatch):
+    """Issue 10: a large attachment-laden message is not parsed a second time just to learn it has no invitation."""
+    parsed = []
+    monkeypatch.setattr(exclusions, "parse_tree", lambda raw, policy: parsed.append(raw))
+    assert not exclusions.is_calendar_invitation(PERSON + b"x" * 1_000_000)
+    assert parsed == []
+
+
 def test_a_cancellation_is_found_from_its_headers():
     assert exclusions.header_reason(CANCELLATION) == exclusions.CALENDAR
 

@@ -1,11 +1,12 @@
 """Syncing a real Dovecot mailbox: batches, resume, read-only, folders, UIDVALIDITY, window."""
 
 import datetime
+import imaplib
 import itertools
 
 import pytest
 
-from mailsync.imap import Folder, ImapSettings, connect
+from mailsync.imap import Folder, ImapSettings, _PlainIMAP4, connect
 from mailsync.imap_sync import INBOX, SENT, MailboxSync, SyncState, find_sync_folders, poll
 from mailsync.message import parse_headers
 from mailsync.testing.dovecot import DovecotServer
@@ -186,3 +187,86 @@ def test_polling_many_mailboxes_at_once(dovecot):
     jobs = [(settings[0], states[0], None), (settings[1], states[1], None), (broken, states[2], None)]
     assert poll(jobs) == [False, True, True]
     assert poll([]) == []
+
+
+class _Wire:
+    """What goes over an IMAP connection, in order: ``("send", command)`` and
+    ``("read", None)`` (a line read from the server)."""
+
+    def __init__(self, monkeypatch):
+        self.events = []
+        send, readline = imaplib.IMAP4.send, imaplib.IMAP4.readline
+
+        def recording_send(imap, data):
+            words = bytes(data).split()
+            self.events.append(("send", words[1].decode() if len(words) > 1 else "(continuation)"))
+            return send(imap, data)
+
+        def recording_readline(imap):
+            self.events.append(("read", None))
+            return readline(imap)
+
+        monkeypatch.setattr(imaplib.IMAP4, "send", recording_send)
+        monkeypatch.setattr(imaplib.IMAP4, "readline", recording_readline)
+
+    def commands(self):
+        return [what for kind, what in self.events if kind == "send"]
+
+    def round_trips(self):
+        """Waits for the server after sending: a run of sends followed by a read."""
+        return sum(
+            1 for (kind, _), (next_kind, _) in itertools.pairwise(self.events) if kind == "send" and next_kind == "read"
+        )
+
+
+def test_an_idle_poll_costs_two_round_trips_after_the_greeting(dovecot, mailbox, monkeypatch):
+    """Issue 14: the greeting's capabilities are kept (no CAPABILITY), the
+    STATUS of both folders are sent together, and LOGOUT is not waited for."""
+    login, settings = mailbox
+    dovecot.append(login, "INBOX", mail(1))
+    dovecot.append(login, "Sent", mail(2, sender=login))
+    _batches, state = run(settings)
+    wire = _Wire(monkeypatch)
+    assert poll([(settings, state, None)]) == [False]
+    assert wire.commands() == ["LOGIN", "STATUS", "STATUS", "LOGOUT"]
+    assert wire.round_trips() == 2  # LOGIN; both STATUS
+    dovecot.append(login, "Sent", mail(3, sender=login))
+    assert poll([(settings, state, None)]) == [True], "new mail in the second folder of the pipeline"
+
+
+def test_a_pipelined_poll_of_a_folder_gone_says_changed(dovecot, mailbox):
+    login, settings = mailbox
+    dovecot.append(login, "Sent", mail(1, sender=login))
+    _batches, state = run(settings)
+    client = dovecot.client(login)
+    client.rename_folder("Sent", "Old Sent")
+    client.logout()
+    assert poll([(settings, state, None)]) == [True]
+
+
+def test_the_capabilities_of_the_greeting_are_those_the_server_answers_when_asked(dovecot):
+    kept = _PlainIMAP4(dovecot.host, dovecot.port, 10)
+    asked = imaplib.IMAP4(dovecot.host, dovecot.port)
+    try:
+        assert "IMAP4REV1" in kept.capabilities
+        assert kept.capabilities == asked.capabilities
+    finally:
+        kept.shutdown()
+        asked.shutdown()
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls", "none"])
+def test_an_idle_poll_over_each_kind_of_connection(dovecot, mailbox, security):
+    """The kept capabilities and the early hang-up work over TLS too (after
+    STARTTLS the capabilities are asked again, RFC 2595 section 3.1)."""
+    login, plain = mailbox
+    dovecot.append(login, "INBOX", mail(1))
+    _batches, state = run(plain)
+    port = dovecot.ssl_port if security == "ssl" else dovecot.port
+    settings = ImapSettings(dovecot.host, port, security, login, "pw", cafile=dovecot.certs.ca_file)
+    assert poll([(settings, state, None)]) == [False]
+    dovecot.append(login, "INBOX", mail(2))
+    assert poll([(settings, state, None)]) == [True]
+    with connect(settings) as session:
+        assert "IMAP4REV1" in session.client._imap.capabilities
+        assert ("STARTTLS" in session.client._imap.capabilities) is (security == "none")
