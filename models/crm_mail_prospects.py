@@ -631,7 +631,10 @@ class CrmMailInteractionFilters(models.Model):
         )
         return [row[0] for row in rows]
 
+    @api.depends_context("uid")
     def _compute_unanswered(self):
+        # The reader's: only the replies they may see count (one email may be
+        # shared by a colleague who answered it privately).
         unanswered = set(self._unanswered_ids(self.ids))
         for interaction in self:
             interaction.unanswered = interaction.id in unanswered

@@ -2,7 +2,7 @@ import { registry } from "@web/core/registry";
 
 /**
  * A salesperson opens a customer: the email logged from their mailbox shows
- * in the chatter; the Emails list filters by who shared (theirs, a
+ * in the chatter; the Emails list searches by who shared it (a
  * teammate's); from their email they create an opportunity and land on it,
  * with the email in its chatter. The Python test logs the emails first.
  */
@@ -22,8 +22,12 @@ registry.category("web_tour.tours").add("crm_mail_sync_emails", {
             run: "click",
         },
         {
-            content: "Only the teammate's",
-            trigger: ".o_search_panel_field .o_search_panel_label:contains(Tina Teammate)",
+            content: "Only the teammate's: search who shared it",
+            trigger: ".o_searchview_input",
+            run: "edit Tina",
+        },
+        {
+            trigger: '.o_searchview_autocomplete .o-dropdown-item:contains("Shared By")',
             run: "click",
         },
         {
@@ -34,8 +38,11 @@ registry.category("web_tour.tours").add("crm_mail_sync_emails", {
         },
         {
             content: "Back to all",
-            trigger: ".o_search_panel_field .o_search_panel_label:contains(All)",
+            trigger: '.o_searchview_facet:contains("Tina") .o_facet_remove',
             run: "click",
+        },
+        {
+            trigger: ".o_list_view .o_data_row:contains(Order of 500 chairs)",
         },
         {
             content: "Open my email",
