@@ -507,7 +507,9 @@ class CrmMailAccountSync(models.Model):
 
     # -- buttons ---------------------------------------------------------
     def action_sync_now(self):
-        """Queue this mailbox for the next run of the sync, right away."""
+        """Queue this mailbox for the next run of the sync, right away (its
+        owner or an administrator: the same access as editing it)."""
+        self.check_access("write")
         self.sudo().write({"next_sync": fields.Datetime.now(), "sync_paused": False, "sync_failures": 0})
         self.env.ref("crm_mail_sync.ir_cron_mail_sync")._trigger()
         return self._notify(
