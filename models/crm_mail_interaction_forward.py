@@ -54,10 +54,10 @@ class CrmMailInteraction(models.Model):
             )
 
     @api.model
-    def _log(self, account, items, role=None, owner=None):
+    def _log(self, account, items, role=None, owner=None, scope=None):
         owner_record = account.user_id if owner is None else owner
         items = self._without_forwarded_twins(owner_record, items)
-        return super()._log(account, items, role=role, owner=owner)
+        return super()._log(account, items, role=role, owner=owner, scope=scope)
 
     @api.model
     def _without_forwarded_twins(self, owner, items):
