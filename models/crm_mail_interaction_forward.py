@@ -5,10 +5,10 @@ Message-ID (the forward does not show it): its identity is ``inline:`` and
 its forward key (:func:`mailsync.forwarded.forward_key`: sender, date to the
 minute, subject). Every logged email stores that key (``forward_key``), so:
 
-- an inline original whose key an entry of the same owner already has is
+- an inline original whose key an entry of the same company already has is
   that entry (the original was logged from the forwarder's mailbox, or
   forwarded before): nothing is logged again;
-- a message from a mailbox whose key an *inline* entry of the same owner
+- a message from a mailbox whose key an *inline* entry of the same company
   has is that entry: the entry takes the message's real identity
   (Message-ID, thread references, exact date), nothing is logged again.
 
@@ -55,14 +55,14 @@ class CrmMailInteraction(models.Model):
 
     @api.model
     def _log(self, account, items, role=None, owner=None, scope=None):
-        owner_record = account.user_id if owner is None else owner
-        items = self._without_forwarded_twins(owner_record, items)
+        items = self._without_forwarded_twins(account.company_id, items)
         return super()._log(account, items, role=role, owner=owner, scope=scope)
 
     @api.model
-    def _without_forwarded_twins(self, owner, items):
+    def _without_forwarded_twins(self, company, items):
         """``items`` (``[(content, partner ids, lead ids)]``) without the
-        messages already logged for ``owner`` under the other identity (see
+        messages already logged in ``company`` (one email per message and
+        company, shared by its mailboxes) under the other identity (see
         the module's docstring); an inline entry found again from a mailbox
         takes the mailbox's identity."""
         keyed = [(item, forwarded.headers_key(item[0].headers)) for item in items]
@@ -70,7 +70,7 @@ class CrmMailInteraction(models.Model):
         if not keys:
             return items
         self = self.sudo().with_context(active_test=False)
-        found = self.search([("owner_key", "=", owner.id or 0), ("forward_key", "in", keys)])
+        found = self.search([("company_id", "=", company.id or False), ("forward_key", "in", keys)])
         identities = defaultdict(set)
         for entry in found:
             identities[entry.forward_key].add(entry.message_key)
