@@ -63,6 +63,7 @@ import contextlib
 import copy
 import dataclasses
 import email.utils
+import functools
 import json
 import os
 import tempfile
@@ -90,11 +91,13 @@ from .errors import (
     TlsError,
 )
 from .imap_sync import INBOX, SENT, FolderState, SyncState
+from .polling import DEFAULT_WORKERS, poll_each
 
 PROTOCOL = "EWS"
 # EWS's distinguished folder ids -> the sync's roles, in sync order.
 FOLDERS = (("inbox", INBOX), ("sentitems", SENT))
 DEFAULT_PAGE_SIZE = 200
+PROBE_CHANGES = 10  # changes an idle poll asks per folder (more: something happened, sync it)
 MAX_PAGE_SIZE = 512  # SyncFolderItems returns at most 512 changes per request
 MIME_PER_REQUEST = 25  # MIME contents per GetItem: the sync core's chunk of bodies (itself bounded in bytes)
 HEADER_FIELDS = (
@@ -641,6 +644,50 @@ class EwsMailboxSync:
         )
         return True
 
+    def changed(self):
+        """Whether anything new may be there since the committed state (the
+        idle poll): one ``SyncFolderItems`` per folder from its committed
+        ``SyncState``, asking at most :data:`PROBE_CHANGES` changes, ids only.
+        The answer's new SyncState is thrown away (nothing committed): the
+        full sync asks from the same state, which the server keeps valid.
+
+        Nothing new (False): every folder answers no ``Create`` nor
+        ``Update`` and ``IncludesLastItemInRange``. True: a created or
+        updated item, a folder never synced to the end of a round, more
+        changes than asked, or a state the server no longer knows
+        (``ErrorInvalidSyncStateData``: the full sync restarts the folder).
+        Raises the module's typed errors otherwise."""
+        for folder, role in FOLDERS:
+            state = self.state.folders.get(folder)
+            if state is None or state.role != role or not state.sync_state or state.done < state.total:
+                return True
+            service = SyncFolderItems(account=self.account)
+            try:
+                changes = self._call(
+                    lambda service=service, folder=folder, state=state: list(
+                        _raise_in(
+                            service.call(
+                                folder=self._folder_id(folder),
+                                shape=ID_ONLY,
+                                additional_fields=[],
+                                sync_state=state.sync_state,
+                                ignore=None,
+                                max_changes_returned=PROBE_CHANGES,
+                                sync_scope="NormalItems",
+                            )
+                        )
+                    )
+                )
+            except ProtocolError as error:
+                if "ErrorInvalidSyncStateData" in error.detail:
+                    return True
+                raise
+            if any(change in (SyncFolderItems.CREATE, SyncFolderItems.UPDATE) for change, _item in changes):
+                return True
+            if not service.includes_last_item_in_range:
+                return True
+        return False
+
     def batches(self):
         """Yield :class:`EwsBatch` objects, inbox first; at least one per
         folder (an empty one carries the new SyncState). Raises the typed
@@ -759,6 +806,20 @@ def _raise_in(results):
         if isinstance(result, Exception):
             raise result
         yield result
+
+
+def changed(settings, state, account=None):
+    """:meth:`EwsMailboxSync.changed` of the mailbox of ``settings`` from
+    its committed ``state`` (an :class:`EwsSyncState`)."""
+    with EwsMailboxSync(settings, state, account=account) as sync:
+        return sync.changed()
+
+
+def poll(jobs, workers=DEFAULT_WORKERS):
+    """Idle-poll many EWS mailboxes at once: ``jobs`` is ``[(EwsSettings,
+    EwsSyncState)]``; returns, in order, True (something new, or an error the
+    full sync will report) or False (:func:`mailsync.polling.poll_each`)."""
+    return poll_each([functools.partial(changed, *job) for job in jobs], workers)
 
 
 def fetch_messages(settings, ids, account=None):

@@ -63,6 +63,7 @@ import copy
 import dataclasses
 import datetime
 import email.utils
+import functools
 import json
 import time
 import urllib.parse
@@ -80,11 +81,13 @@ from .errors import (
 )
 from .graph import GRAPH_URL
 from .imap_sync import INBOX, SENT, FolderState, SyncState
+from .polling import DEFAULT_WORKERS, poll_each
 
 PROTOCOL = "Graph"
 # Graph's well-known folder names -> the sync's roles, in sync order.
 FOLDERS = (("inbox", INBOX), ("sentitems", SENT))
 DEFAULT_PAGE_SIZE = 200
+PROBE_PAGE_SIZE = 10  # entries an idle poll asks per folder (more: something happened, sync it)
 BODIES_PER_BATCH = 20  # JSON batching's limit of requests per $batch
 SELECT = (
     "internetMessageId",
@@ -495,6 +498,36 @@ class GraphMailboxSync(contextlib.AbstractContextManager):
             self.client.raise_for_mailbox(response)
         return self.client.json(response).get("displayName") or "Inbox"
 
+    def changed(self):
+        """Whether anything new may be there since the committed state (the
+        idle poll): one request per folder on its committed deltaLink, asking
+        :data:`PROBE_PAGE_SIZE` entries. Graph keeps a deltaLink valid after
+        use (https://learn.microsoft.com/en-us/graph/delta-query-overview,
+        "State tokens"), so the probe's own links are thrown away and nothing
+        is consumed nor committed: the full sync asks the same deltaLink.
+
+        Nothing new (False): every folder answers one page without
+        ``@odata.nextLink`` whose ``value`` holds ``@removed`` entries only.
+        True: a new or changed message, a folder never synced to the end of a
+        round (no deltaLink, or a nextLink pending), an expired state (410) or
+        any other answer than 200 (the full sync finds out and reports it).
+        Raises the module's typed errors (network, throttling beyond the
+        bounded waits)."""
+        for folder, role in FOLDERS:
+            state = self.state.folders.get(folder)
+            if state is None or state.role != role or not state.delta_link or state.next_link:
+                return True
+            response = self.client.request("GET", state.delta_link, prefer=f"odata.maxpagesize={PROBE_PAGE_SIZE}")
+            if response.status_code != 200:
+                return True
+            page = self.client.json(response)
+            if page.get("@odata.nextLink") or not page.get("@odata.deltaLink"):
+                return True
+            items = page.get("value")
+            if not isinstance(items, list) or not all(isinstance(item, dict) and "@removed" in item for item in items):
+                return True  # a message created or changed
+        return False
+
     def batches(self):
         """Yield :class:`GraphBatch` objects, inbox first; at least one per
         folder (an empty one carries the new deltaLink). Raises the typed
@@ -661,6 +694,21 @@ def _is_resync(response):
 
 def _mentions_headers(response):
     return HEADERS_PROPERTY.lower() in _graph_detail(response).lower()
+
+
+def changed(settings, state, session=None):
+    """:meth:`GraphMailboxSync.changed` of the mailbox of ``settings`` from
+    its committed ``state`` (a :class:`GraphSyncState`)."""
+    with GraphMailboxSync(settings, state, session=session) as sync:
+        return sync.changed()
+
+
+def poll(jobs, workers=DEFAULT_WORKERS):
+    """Idle-poll many Graph mailboxes at once: ``jobs`` is
+    ``[(GraphSettings, GraphSyncState)]``; returns, in order, True (something
+    new, or an error the full sync will report) or False
+    (:func:`mailsync.polling.poll_each`)."""
+    return poll_each([functools.partial(changed, *job) for job in jobs], workers)
 
 
 def fetch_messages(settings, ids, session=None):

@@ -30,6 +30,7 @@ timeout stays :class:`~mailsync.errors.ConnectionTimeout`.
 import contextlib
 import copy
 import dataclasses
+import functools
 import imaplib
 import json
 import ssl
@@ -43,6 +44,7 @@ from imapclient.response_parser import parse_response
 
 from .errors import ConnectionLost, FolderUnavailable, MailboxRefused
 from .imap import PROTOCOL, Folder, _server_text, _translate
+from .polling import DEFAULT_WORKERS, poll_each
 from .refusals import imap_refusal, is_microsoft
 
 DEFAULT_WINDOW_DAYS = 30
@@ -614,34 +616,27 @@ def header_block(data):
     return b""
 
 
-def poll(jobs, workers=16):
+def changed(settings, state, sent_folder=None):
+    """Whether the mailbox of ``settings`` may have something new since
+    ``state`` (:meth:`MailboxSync.changed` on a session of its own, hung up
+    after). Raises the connection's errors."""
+    from .imap import connect
+
+    session = connect(settings)
+    try:
+        return MailboxSync(session, state, sent_folder=sent_folder).changed()
+    finally:
+        session.hang_up()
+
+
+def poll(jobs, workers=DEFAULT_WORKERS):
     """Idle-poll many mailboxes at once: ``jobs`` is ``[(ImapSettings,
     SyncState, sent_folder)]`` (``sent_folder``: the user's choice, a folder
     name or None, see :class:`MailboxSync`); returns, in order, True
     (something new, or an error the full sync will report) or False. The wait
     is the network's, so threads overlap the round trips of up to ``workers``
-    mailboxes."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .imap import connect
-
-    def one(job):
-        settings, state, sent_folder = job
-        try:
-            session = connect(settings)
-        except Exception:  # noqa: BLE001 - the full sync reports it properly
-            return True
-        try:
-            return MailboxSync(session, state, sent_folder=sent_folder).changed()
-        except Exception:  # noqa: BLE001 - the full sync reports it properly
-            return True
-        finally:
-            session.hang_up()
-
-    if not jobs:
-        return []
-    with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        return list(pool.map(one, jobs))
+    mailboxes (:func:`mailsync.polling.poll_each`)."""
+    return poll_each([functools.partial(changed, *job) for job in jobs], workers)
 
 
 def fetch_messages(session, folder, uids):

@@ -1,4 +1,5 @@
 import contextlib
+import functools
 import urllib.parse
 
 from odoo import api, fields, models
@@ -132,6 +133,15 @@ class CrmMailAccountEws(models.Model):
             self._ews_settings(), ews_state, since=self.sync_since, batch_size=sync_core.BATCH_SIZE
         ) as reader:
             yield reader
+
+    def _idle_probe(self):
+        """An EWS mailbox's idle poll: one SyncFolderItems per folder from
+        its committed SyncStates (:meth:`mailsync.ews_sync.EwsMailboxSync.changed`)."""
+        if self.kind != "ews":
+            return super()._idle_probe()
+        self.ensure_one()
+        state = ews_sync.EwsSyncState.from_json(self.sudo().sync_state)
+        return functools.partial(ews_sync.changed, self._ews_settings(), state)
 
     def _fetch_again(self, wanted):
         """*Retry* for an EWS mailbox: items read again by id (``uidvalidity`` "1")."""

@@ -1,4 +1,5 @@
 import contextlib
+import functools
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -108,6 +109,16 @@ class CrmMailAccountGraph(models.Model):
             self._graph_settings(), graph_state, since=self.sync_since, batch_size=sync_core.BATCH_SIZE
         ) as reader:
             yield reader
+
+    def _idle_probe(self):
+        """A Graph mailbox's idle poll: one delta request per folder on its
+        committed deltaLinks (:meth:`mailsync.graph_sync.GraphMailboxSync.changed`);
+        the token is asked here, in the cron's thread."""
+        if self.kind != "graph":
+            return super()._idle_probe()
+        self.ensure_one()
+        state = graph_sync.GraphSyncState.from_json(self.sudo().sync_state)
+        return functools.partial(graph_sync.changed, self._graph_settings(), state)
 
     def _fetch_again(self, wanted):
         """*Retry* for a Graph mailbox: messages read again by immutable id

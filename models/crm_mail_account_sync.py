@@ -1,5 +1,6 @@
 import contextlib
 import datetime
+import functools
 import logging
 import time
 import uuid
@@ -11,7 +12,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, config
 
 from ..mailsync import errors as engine_errors
-from ..mailsync import imap, message
+from ..mailsync import imap, imap_sync, message
 from ..mailsync.imap_sync import (
     DEFAULT_WINDOW_DAYS,
     SENT,
@@ -19,9 +20,9 @@ from ..mailsync.imap_sync import (
     SyncState,
     fetch_messages,
     find_sync_folders,
-    poll,
     sent_folder_candidates,
 )
+from ..mailsync.polling import poll_each
 from ..tools.messages import describe
 from .crm_mail_interaction import LoggedConcurrently
 from .crm_mail_secret_mixin import EncryptionKeyError
@@ -141,8 +142,9 @@ class CrmMailAccountSync(models.Model):
     def _cron_sync(self, budget_seconds=None):
         """Sync due mailboxes until none is left or the time budget (under the
         cron's hard time limit) is spent. Mailboxes are claimed a few at a
-        time; those already synced are first polled together (one STATUS per
-        folder, in parallel) and only the ones with new mail are synced.
+        time; those already synced are first polled together (one request per
+        folder, in parallel, whatever the kind) and only the ones with new mail
+        are synced.
         Every claimed mailbox is released on the way out, whatever happens.
 
         When the budget runs out with mailboxes still due, the cron is
@@ -217,21 +219,25 @@ class CrmMailAccountSync(models.Model):
 
     def _poll_unchanged(self, token):
         """The mailboxes (of ``self``) with nothing new since their last sync,
-        marked as synced now; the others are returned to the caller to sync."""
-        jobs, candidates = [], self.browse()
+        marked as synced now; the others are returned to the caller to sync.
+        Every kind is polled together (:func:`mailsync.polling.poll_each`,
+        threads): one STATUS per IMAP folder, one delta request per Graph
+        folder, one SyncFolderItems per EWS folder (issue 15 item 4)."""
+        probes, candidates = [], self.browse()
         for account in self.sudo():
             if not (account.sync_state and account.last_sync and account.state == "connected"):
                 continue
-            if account.kind != "imap":
-                continue  # other kinds' full sync is their idle poll (one delta round per folder)
             try:
-                settings = account._imap_settings()
+                probe = account._idle_probe()
             except UserError:
                 continue  # the full sync reports it
-            jobs.append((settings, SyncState.from_json(account.sync_state), account.sent_folder_id.name or None))
-            candidates |= account
+            if probe is not None:
+                probes.append(probe)
+                candidates |= account
+        if probes:
+            self._commit()  # what building the probes stored (a rotated refresh token) is kept
         unchanged = self.browse()
-        for account, changed in zip(candidates, poll(jobs), strict=True):
+        for account, changed in zip(candidates, poll_each(probes), strict=True):
             if not changed:
                 unchanged |= account
         if unchanged:
@@ -240,6 +246,26 @@ class CrmMailAccountSync(models.Model):
             unchanged.sudo().write({"last_sync": now, "next_sync": now + SYNC_INTERVAL})
             self._commit(len(unchanged))
         return unchanged
+
+    def _idle_probe(self):
+        """How to ask whether this mailbox (synced before, connected) may have
+        something new: a callable without arguments returning a bool, run on
+        a thread of :func:`mailsync.polling.poll_each` (so it reads nothing
+        from the ORM: everything is gathered here), or None when this kind
+        has no idle poll (its full sync runs). IMAP here; Graph and EWS
+        extend it.
+
+        :raises UserError: the settings cannot be made (the full sync reports it)
+        """
+        self.ensure_one()
+        if self.kind != "imap":
+            return None
+        return functools.partial(
+            imap_sync.changed,
+            self._imap_settings(),
+            SyncState.from_json(self.sync_state),
+            self.sent_folder_id.name or None,
+        )
 
     @api.model
     def _claim_due_accounts(self, limit=1):

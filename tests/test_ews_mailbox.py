@@ -1,5 +1,6 @@
 import contextlib
 import json
+from datetime import timedelta
 from unittest.mock import patch
 
 from odoo import fields
@@ -115,6 +116,37 @@ class TestEwsMailbox(EwsHelpers, EwsCase):
             self.rerun(box)
         self.assertEqual(sorted(self.logged(box).mapped("subject")), [f"Mail {n}" for n in range(7)])
         self.assertEqual(len(self.chatter(self.customer)), 7)
+
+    def test_an_idle_exchange_mailbox_is_polled_and_marked_synced_without_a_full_sync(self):
+        box = self.Account.with_user(self.salesman).create(self.ews_values())
+        box.sudo().state = "connected"
+        self.deliver(raw_email("bea@customer.example", SAM, subject="Order over EWS"))
+        self.Account._cron_sync()
+        self.assertEqual(self.logged(box).mapped("subject"), ["Order over EWS"])
+        an_hour_ago = fields.Datetime.now() - timedelta(hours=1)
+        box.sudo().last_sync = an_hour_ago
+
+        Account = type(self.Account)
+        original_sync = Account._sync
+        full_syncs = []
+
+        def counting_sync(account, deadline, token):
+            full_syncs.append(account.email)
+            return original_sync(account, deadline, token)
+
+        self.exchange.calls.clear()
+        mime = self.exchange.mail.mime_requests
+        with patch.object(Account, "_sync", counting_sync):
+            self.rerun(box)
+            self.assertEqual(full_syncs, [], "nothing new: no full sync")
+            self.assertEqual(self.exchange.operations(), ["SyncFolderItems", "SyncFolderItems"], "one per folder")
+            self.assertEqual(self.exchange.mail.mime_requests, mime, "no GetItem, no MIME content")
+            self.assertGreater(box.last_sync, an_hour_ago, "marked synced")
+
+            self.deliver(raw_email("bea@customer.example", SAM, subject="Follow-up"))
+            self.rerun(box)
+            self.assertEqual(full_syncs, [SAM])
+        self.assertEqual(sorted(self.logged(box).mapped("subject")), ["Follow-up", "Order over EWS"])
 
     def test_test_connection_says_what_to_do_in_the_users_language(self):
         # Cleo's account may not open Sam's mailbox.

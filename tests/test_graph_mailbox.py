@@ -1,12 +1,13 @@
 import contextlib
 import time
+from datetime import timedelta
 from unittest.mock import patch
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
-from odoo.addons.crm_mail_sync.mailsync import oauth
+from odoo.addons.crm_mail_sync.mailsync import graph_sync, oauth
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE
 from odoo.addons.crm_mail_sync.mailsync.testing.oauth_server import GraphMail
 
@@ -59,6 +60,7 @@ class TestGraphMailbox(MailSyncCase):
     def setUp(self):
         super().setUp()
         self.microsoft.mail = GraphMail(self.microsoft)
+        self.microsoft.requests.clear()  # each test's own requests
         self.microsoft.graph_app_permissions.add("Mail.Read")
         self.transactions = Transactions.patch(self)
 
@@ -107,6 +109,47 @@ class TestGraphMailbox(MailSyncCase):
             sorted(self.logged(self.box).mapped("subject")), ["Follow-up", "Order over Graph", "Quote over Graph"]
         )
         self.assertEqual(self.box.state, "connected")
+
+    def test_idle_graph_mailboxes_are_polled_together_and_marked_synced_without_a_full_sync(self):
+        company_box = self.Account.create(self.graph_values(COMPANY_BOX, user_id=False))
+        company_box.sudo().state = "connected"
+        boxes = self.box | company_box
+        self.deliver(raw_email("bea@customer.example", ALICE[0], subject="Order over Graph"))
+        self.deliver(raw_email("bea@customer.example", COMPANY_BOX, subject="To sales@"), mailbox=COMPANY_BOX)
+        self.rerun(*boxes)
+        self.assertEqual(self.logged(self.box).mapped("subject"), ["Order over Graph"])
+        self.assertEqual(self.logged(company_box).mapped("subject"), ["To sales@"])
+        an_hour_ago = fields.Datetime.now() - timedelta(hours=1)
+        boxes.sudo().write({"last_sync": an_hour_ago})
+
+        Account = type(self.Account)
+        original_sync = Account._sync
+        full_syncs = []
+
+        def counting_sync(account, deadline, token):
+            full_syncs.append(account.email)
+            return original_sync(account, deadline, token)
+
+        self.microsoft.requests.clear()
+        self.microsoft.mail.page_sizes.clear()
+        bodies = self.microsoft.mail.value_requests
+        with patch.object(Account, "_sync", counting_sync):
+            self.rerun(*boxes)
+            self.assertEqual(full_syncs, [], "nothing new: no full sync")
+            paths = [path for _method, path, _query in self.microsoft.requests]
+            self.assertEqual(len([path for path in paths if path.endswith("/messages/delta")]), 4, "one per folder")
+            self.assertEqual(self.microsoft.mail.page_sizes, [graph_sync.PROBE_PAGE_SIZE] * 4, "the idle poll's")
+            self.assertFalse([path for path in paths if "$value" in path or "$batch" in path], "no message read")
+            self.assertEqual(self.microsoft.mail.value_requests, bodies)
+            for box in boxes:
+                self.assertGreater(box.last_sync, an_hour_ago, "marked synced")
+                self.assertEqual(box.state, "connected")
+
+            # A new message: that mailbox alone is synced in full, and the message is logged.
+            self.deliver(raw_email("bea@customer.example", ALICE[0], subject="Follow-up"))
+            self.rerun(*boxes)
+            self.assertEqual(full_syncs, [ALICE[0]])
+        self.assertEqual(sorted(self.logged(self.box).mapped("subject")), ["Follow-up", "Order over Graph"])
 
     def test_a_worker_killed_between_a_batch_and_its_commit_logs_every_message_exactly_once(self):
         for number in range(7):

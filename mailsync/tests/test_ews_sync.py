@@ -288,3 +288,35 @@ def test_autodiscover_that_finds_nothing_says_to_enter_the_url(autodiscover_dns)
     assert time.monotonic() - started < 30
     assert caught.value.code == "ews_autodiscover"
     assert "EWS URL" in caught.value.hint
+
+
+def test_an_idle_poll_costs_one_sync_folder_items_per_folder_and_consumes_nothing(exchange):
+    for number in range(3):
+        exchange.mail.add(ALICE[0], "inbox", raw_email(number))
+    state = ews_sync.EwsSyncState.from_json(run(exchange)[-1][2].to_json())
+    exchange.calls.clear()
+
+    assert ews_sync.poll([(settings(exchange), state)]) == [False]
+    assert exchange.operations() == ["SyncFolderItems", "SyncFolderItems"], "one SyncFolderItems per folder"
+    assert exchange.mail.mime_requests == 0
+
+    # A new message: True; the probe committed nothing, the full sync still finds it.
+    exchange.mail.add(ALICE[0], "sentitems", raw_email(3, sender=ALICE[0], to="bea@customer.example"))
+    assert ews_sync.poll([(settings(exchange), state)]) == [True]
+    assert subjects(run(exchange, state)) == ["Order 3"]
+
+
+def test_an_idle_poll_says_changed_for_an_expired_state_a_pending_round_or_an_error(exchange):
+    for number in range(4):
+        exchange.mail.add(ALICE[0], "inbox", raw_email(number))
+    batches = run(exchange)
+    done = ews_sync.EwsSyncState.from_json(batches[-1][2].to_json())
+    pending = ews_sync.EwsSyncState.from_json(batches[0][2].to_json())  # the round stopped after its first page
+    refused = settings(exchange, password="wrong")
+    jobs = [(settings(exchange), done), (settings(exchange), pending), (refused, done), (settings(exchange), None)]
+    assert ews_sync.poll(jobs) == [False, True, True, True]
+
+    exchange.mail.forget_sync_states()  # ErrorInvalidSyncStateData
+    exchange.calls.clear()
+    assert ews_sync.poll([(settings(exchange), done)]) == [True]
+    assert exchange.operations() == ["SyncFolderItems"]

@@ -293,3 +293,46 @@ def test_a_delta_that_refuses_internet_message_headers_gets_headers_built_from_t
         ALICE[0],
         "carl@customer.example",
     ]
+
+
+def synced_state(microsoft, token, numbers=(0, 1)):
+    for number in numbers:
+        microsoft.mail.add(ALICE[0], "inbox", raw_email(number))
+    return graph_sync.GraphSyncState.from_json(run(microsoft, token)[-1][2].to_json())
+
+
+def test_an_idle_poll_costs_one_delta_request_per_folder_and_consumes_nothing(microsoft, app_token):
+    state = synced_state(microsoft, app_token)
+    gone = microsoft.mail.add(ALICE[0], "sentitems", raw_email(5, sender=ALICE[0]))
+    state = graph_sync.GraphSyncState.from_json(run(microsoft, app_token, state)[-1][2].to_json())
+    microsoft.mail.delete(ALICE[0], gone)  # a deletion is nothing new for a read-only sync
+    microsoft.mail.page_sizes.clear()
+    microsoft.requests.clear()
+
+    assert graph_sync.poll([(settings(microsoft, app_token), state)]) == [False]
+    deltas = [path for _method, path, _query in microsoft.requests if path.endswith("/messages/delta")]
+    assert len(deltas) == 2, "one delta request per folder"
+    assert microsoft.mail.page_sizes == [graph_sync.PROBE_PAGE_SIZE] * 2
+    assert microsoft.mail.value_requests == 0 and len(microsoft.requests) == 2, "no body, nothing else"
+
+    # A new message: True; the probe consumed nothing, the full sync still finds it.
+    microsoft.mail.add(ALICE[0], "inbox", raw_email(2))
+    assert graph_sync.poll([(settings(microsoft, app_token), state)]) == [True]
+    assert ids(run(microsoft, app_token, state)) == ["<order-2@customer.example>"]
+
+
+def test_an_idle_poll_says_changed_for_an_expired_state_a_pending_round_or_an_error(microsoft, app_token):
+    state = synced_state(microsoft, app_token)
+    other = synced_state(microsoft, app_token, numbers=())  # same mailbox, a second committed state
+    pending = graph_sync.GraphSyncState.from_json(state.to_json())
+    pending.folders["inbox"].next_link = pending.folders["inbox"].delta_link
+    good = settings(microsoft, app_token)
+    refused = settings(microsoft, "not-a-token")
+    unreachable = graph_sync.GraphSettings(access_token="x", base_url="https://127.0.0.1:9/v1.0", timeout=2)
+    jobs = [(good, state), (good, pending), (refused, state), (unreachable, state), (good, None), (good, other)]
+    assert graph_sync.poll(jobs) == [False, True, True, True, True, False]
+
+    microsoft.mail.forget_delta_states()  # 410 SyncStateNotFound
+    microsoft.requests.clear()
+    assert graph_sync.poll([(good, state)]) == [True]
+    assert len(microsoft.requests) == 1, "the inbox's answer is enough"
