@@ -54,13 +54,13 @@ class CrmMailInteraction(models.Model):
             )
 
     @api.model
-    def _log(self, account, items, role=None, owner=None):
+    def _log(self, account, items, role=None, owner=None, scope=None):
         owner_record = account.user_id if owner is None else owner
-        items = self._without_forwarded_twins(owner_record, items)
-        return super()._log(account, items, role=role, owner=owner)
+        items = self._without_forwarded_twins(account.company_id, owner_record, items)
+        return super()._log(account, items, role=role, owner=owner, scope=scope)
 
     @api.model
-    def _without_forwarded_twins(self, owner, items):
+    def _without_forwarded_twins(self, company, owner, items):
         """``items`` (``[(content, partner ids, lead ids)]``) without the
         messages already logged for ``owner`` under the other identity (see
         the module's docstring); an inline entry found again from a mailbox
@@ -70,7 +70,9 @@ class CrmMailInteraction(models.Model):
         if not keys:
             return items
         self = self.sudo().with_context(active_test=False)
-        found = self.search([("owner_key", "=", owner.id or 0), ("forward_key", "in", keys)])
+        found = self.search(
+            [("company_id", "=", company.id), ("owner_id", "=", owner.id), ("forward_key", "in", keys)]
+        )
         identities = defaultdict(set)
         for entry in found:
             identities[entry.forward_key].add(entry.message_key)
@@ -82,6 +84,8 @@ class CrmMailInteraction(models.Model):
                 kept.append(item)  # new, or already logged under this identity (the log skips it)
             elif identity.startswith(forwarded.INLINE):
                 continue  # the original is logged already: from a mailbox, or forwarded before
+            elif self.search_count([("company_id", "=", company.id), ("message_key", "=", identity)]):
+                kept.append(item)  # a colleague logged the real message: this mailbox joins it as a sharer
             elif entries := found.filtered(
                 lambda entry, key=key: entry.forward_key == key and entry.message_key.startswith(forwarded.INLINE)
             ):
