@@ -70,9 +70,7 @@ class CrmMailInteraction(models.Model):
         if not keys:
             return items
         self = self.sudo().with_context(active_test=False)
-        found = self.search(
-            [("company_id", "=", company.id), ("owner_id", "=", owner.id), ("forward_key", "in", keys)]
-        )
+        found = self.search([("company_id", "=", company.id), ("owner_id", "=", owner.id), ("forward_key", "in", keys)])
         identities = defaultdict(set)
         for entry in found:
             identities[entry.forward_key].add(entry.message_key)
