@@ -32,7 +32,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from run import odoo_env, prepare_database  # noqa: E402
+from run import add_odoo_arguments, odoo_env, prepare_database  # noqa: E402
 
 THREAD = 5000
 OLD_RULE = """[
@@ -183,11 +183,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=100000)
     parser.add_argument("--repeat", type=int, default=30)
-    parser.add_argument("--odoo-src", default=os.environ.get("ODOO_SRC", "/opt/odoo19"))
-    parser.add_argument("--addons-link", default=os.environ.get("CRM_MAIL_SYNC_ADDONS", ""))
-    parser.add_argument("--db-host", default=os.environ.get("PGHOST", "127.0.0.1"))
-    parser.add_argument("--db-port", type=int, default=int(os.environ.get("PGPORT", "5432")))
-    parser.add_argument("--db-user", default=os.environ.get("PGUSER", os.environ.get("USER", "root")))
+    add_odoo_arguments(parser)
     parser.add_argument("--db", default="crm_mail_sync_bench_chatter")
     parser.add_argument("--reuse", action="store_true", help="keep the database of a previous run")
     parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))

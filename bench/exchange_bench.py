@@ -30,9 +30,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ADDON = os.path.dirname(HERE)
-sys.path.insert(0, ADDON)
-sys.path.insert(0, HERE)
+sys.path.insert(0, HERE)  # importing run puts the addon (the engine, mailsync) on sys.path too
 
 from latency_proxy import LatencyProxy  # noqa: E402
 from run import build_messages, contact_email  # noqa: E402

@@ -30,12 +30,18 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ADDON = os.path.dirname(HERE)
-sys.path.insert(0, ADDON)
-sys.path.insert(0, HERE)
+sys.path.insert(0, HERE)  # importing run puts the addon (the engine, mailsync) on sys.path too
 
 from latency_proxy import LatencyProxy  # noqa: E402
-from run import build_messages, odoo_env, peak_rss_mb, prepare_database, seed  # noqa: E402
+from run import (  # noqa: E402
+    add_odoo_arguments,
+    build_messages,
+    odoo_arguments,
+    odoo_env,
+    peak_rss_mb,
+    prepare_database,
+    seed,
+)
 
 from mailsync.testing.dovecot import DovecotServer  # noqa: E402
 
@@ -121,8 +127,7 @@ def folder_counts(port, login):
 
 def run_phase(args, phase, port, db, login):
     command = [sys.executable, __file__, "--phase", phase, "--port", str(port), "--db", db, "--login", login]
-    command += ["--messages", str(args.messages), "--odoo-src", args.odoo_src, "--addons-link", args.addons_link]
-    command += ["--db-host", args.db_host, "--db-port", str(args.db_port), "--db-user", args.db_user]
+    command += ["--messages", str(args.messages), *odoo_arguments(args)]
     output = subprocess.run(command, check=True, capture_output=True, text=True, env=os.environ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -144,11 +149,7 @@ def main():
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--contacts", type=int, default=1000, help="CRM contacts in the database")
     parser.add_argument("--latency-ms", type=float, default=30.0, help="round trip added in the second pass")
-    parser.add_argument("--odoo-src", default=os.environ.get("ODOO_SRC", "/opt/odoo19"))
-    parser.add_argument("--addons-link", default=os.environ.get("CRM_MAIL_SYNC_ADDONS", ""))
-    parser.add_argument("--db-host", default=os.environ.get("PGHOST", "127.0.0.1"))
-    parser.add_argument("--db-port", type=int, default=int(os.environ.get("PGPORT", "5432")))
-    parser.add_argument("--db-user", default=os.environ.get("PGUSER", os.environ.get("USER", "root")))
+    add_odoo_arguments(parser)
     parser.add_argument("--output", help="bench/RESULTS.md: the section between its markers is replaced")
     parser.add_argument("--phase", choices=("q", "l"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

@@ -129,6 +129,26 @@ def seed(server, login, messages, folder="INBOX"):
 
 
 # -- Odoo ------------------------------------------------------------------
+def add_odoo_arguments(parser):
+    """The options every bench that starts Odoo takes: ``--odoo-src``,
+    ``--addons-link`` and the PostgreSQL server (``--db-host``, ``--db-port``,
+    ``--db-user``), by default from the environment (ODOO_SRC, PGHOST, ...)."""
+    parser.add_argument("--odoo-src", default=os.environ.get("ODOO_SRC", "/opt/odoo19"))
+    parser.add_argument("--addons-link", default=os.environ.get("CRM_MAIL_SYNC_ADDONS", ""))
+    parser.add_argument("--db-host", default=os.environ.get("PGHOST", "127.0.0.1"))
+    parser.add_argument("--db-port", type=int, default=int(os.environ.get("PGPORT", "5432")))
+    parser.add_argument("--db-user", default=os.environ.get("PGUSER", os.environ.get("USER", "root")))
+
+
+def odoo_arguments(args):
+    """The options of :func:`add_odoo_arguments` again, as command-line words
+    for a phase run in a child process."""
+    return [
+        *("--odoo-src", args.odoo_src, "--addons-link", args.addons_link),
+        *("--db-host", args.db_host, "--db-port", str(args.db_port), "--db-user", args.db_user),
+    ]
+
+
 def odoo_env(args):
     """(registry, cursor factory) of the bench database, in this process."""
     sys.path.insert(0, args.odoo_src)
@@ -373,9 +393,7 @@ def phase_command(args, phase, port, db):
     command += ["--log-messages", str(args.log_messages), "--profile-messages", str(args.profile_messages)]
     if args.barrier:
         command += ["--barrier", args.barrier]
-    command += ["--odoo-src", args.odoo_src, "--addons-link", args.addons_link]
-    command += ["--db-host", args.db_host, "--db-port", str(args.db_port), "--db-user", args.db_user]
-    return command
+    return command + odoo_arguments(args)
 
 
 def run_phase(args, phase, port, db):
@@ -407,11 +425,7 @@ def main():
     parser.add_argument("--contacts", type=int, default=100000, help="contacts for the matching benchmark (m)")
     parser.add_argument("--sync-contacts", type=int, default=1000, help="CRM contacts for phases a-b")
     parser.add_argument("--latency-ms", type=float, default=30.0, help="round trip added in the second pass")
-    parser.add_argument("--odoo-src", default=os.environ.get("ODOO_SRC", "/opt/odoo19"))
-    parser.add_argument("--addons-link", default=os.environ.get("CRM_MAIL_SYNC_ADDONS", ""))
-    parser.add_argument("--db-host", default=os.environ.get("PGHOST", "127.0.0.1"))
-    parser.add_argument("--db-port", type=int, default=int(os.environ.get("PGPORT", "5432")))
-    parser.add_argument("--db-user", default=os.environ.get("PGUSER", os.environ.get("USER", "root")))
+    add_odoo_arguments(parser)
     parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
     parser.add_argument(
         "--db-prefix",

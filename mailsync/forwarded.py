@@ -49,7 +49,6 @@ import datetime
 import email.utils
 import functools
 import hashlib
-import html.parser
 import re
 from email.header import Header
 
@@ -180,42 +179,35 @@ def _inline(content, fallback_date, zone):
     return None
 
 
-class _Text(html.parser.HTMLParser):
+class _Text(message.HtmlTextParser):
     """Text of HTML as a browser lays it out: white space collapsed, a line
     per block or table row (adjacent block edges make one line break, a
     ``<br>`` always one), table cells side by side."""
 
     _BLOCKS = {"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table", "hr"}
-    _HIDDEN = {"script", "style", "head", "title"}
 
     def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.parts, self.hidden, self.line_start = [], 0, True
+        super().__init__()
+        self.line_start = True
 
     def _break(self, always=False):
         if always or not self.line_start:
             self.parts.append("\n")
         self.line_start = True
 
-    def handle_starttag(self, tag, attrs):
-        if tag in self._HIDDEN:
-            self.hidden += 1
-        elif tag == "br":
+    def _open(self, tag):
+        if tag == "br":
             self._break(always=True)
         elif tag in self._BLOCKS:
             self._break()
         elif tag in ("td", "th"):
             self.parts.append(" ")
 
-    def handle_endtag(self, tag):
-        if tag in self._HIDDEN:
-            self.hidden = max(0, self.hidden - 1)
-        elif tag in self._BLOCKS:
+    def _close(self, tag):
+        if tag in self._BLOCKS:
             self._break()
 
-    def handle_data(self, data):
-        if self.hidden:
-            return
+    def _text(self, data):
         text = _SPACES.sub(" ", data)
         if text.strip():
             self.line_start = False
@@ -223,12 +215,7 @@ class _Text(html.parser.HTMLParser):
 
 
 def _html_text(markup):
-    if not markup:
-        return ""
-    parser = _Text()
-    parser.feed(markup)
-    parser.close()
-    lines = [line.replace("\u00a0", " ").strip() for line in "".join(parser.parts).split("\n")]
+    lines = [line.replace("\u00a0", " ").strip() for line in _Text.text_of(markup).split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 

@@ -677,38 +677,67 @@ def clean_subject(subject):
     return _PREFIX.sub("", _decode(subject or "")).strip()
 
 
-class _TextExtractor(html.parser.HTMLParser):
-    _BREAKS = {"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table"}
+class HtmlTextParser(html.parser.HTMLParser):
+    """The text of HTML outside its hidden elements (script, style, head,
+    title), as ``parts`` (strings) that :meth:`text_of` joins. A subclass lays
+    the text out: :meth:`_open` and :meth:`_close` for every other tag,
+    :meth:`_text` for the visible character data (character references
+    already converted)."""
+
     _HIDDEN = {"script", "style", "head", "title"}
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.parts, self.hidden = [], 0
 
+    @classmethod
+    def text_of(cls, markup):
+        """``markup`` (str, may be empty) as the joined ``parts`` of one parse."""
+        if not markup:
+            return ""
+        parser = cls()
+        parser.feed(markup)
+        parser.close()
+        return "".join(parser.parts)
+
     def handle_starttag(self, tag, attrs):
         if tag in self._HIDDEN:
             self.hidden += 1
-        elif tag in self._BREAKS:
-            self.parts.append("\n")
+        else:
+            self._open(tag)
 
     def handle_endtag(self, tag):
         if tag in self._HIDDEN:
             self.hidden = max(0, self.hidden - 1)
-        elif tag in self._BREAKS:
-            self.parts.append("\n")
+        else:
+            self._close(tag)
 
     def handle_data(self, data):
         if not self.hidden:
-            self.parts.append(data)
+            self._text(data)
+
+    def _open(self, tag):
+        pass
+
+    def _close(self, tag):
+        pass
+
+    def _text(self, data):
+        self.parts.append(data)
+
+
+class _TextExtractor(HtmlTextParser):
+    _BREAKS = {"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table"}
+
+    def _open(self, tag):
+        if tag in self._BREAKS:
+            self.parts.append("\n")
+
+    _close = _open
 
 
 def html_to_text(markup):
     """Readable plain text of an HTML body: no scripts or styles, paragraph breaks kept."""
-    if not markup:
-        return ""
-    parser = _TextExtractor()
-    parser.feed(markup)
-    parser.close()
-    lines = [_SPACES.sub(" ", line).strip() for line in "".join(parser.parts).splitlines()]
+    lines = [_SPACES.sub(" ", line).strip() for line in _TextExtractor.text_of(markup).splitlines()]
     text = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", text).strip()

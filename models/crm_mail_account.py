@@ -113,18 +113,15 @@ class CrmMailAccount(models.Model):
     )
 
     def _compute_imap_password(self):
-        self.imap_password = False  # never read back
+        self._secret_input_empty("imap_password")
 
     # Its own compute: writing the password must refresh it.
     @api.depends("imap_password_secret")
     def _compute_imap_password_set(self):
-        for account in self:
-            account.imap_password_set = bool(account.sudo().imap_password_secret)
+        self._secret_saved("imap_password")
 
     def _inverse_imap_password(self):
-        for account in self:
-            if account.imap_password:
-                account._set_secret("imap_password", account.imap_password)
+        self._secret_input_store("imap_password")
 
     @api.depends("oauth_refresh_token_secret")
     @api.depends_context("uid")

@@ -60,17 +60,14 @@ class CrmMailAccountEws(models.Model):
     ews_password_set = fields.Boolean("EWS Password Saved", compute="_compute_ews_password_set")
 
     def _compute_ews_password(self):
-        self.ews_password = False  # never read back
+        self._secret_input_empty("ews_password")
 
     @api.depends("ews_password_secret")
     def _compute_ews_password_set(self):
-        for account in self:
-            account.ews_password_set = bool(account.sudo().ews_password_secret)
+        self._secret_saved("ews_password")
 
     def _inverse_ews_password(self):
-        for account in self:
-            if account.ews_password:
-                account._set_secret("ews_password", account.ews_password)
+        self._secret_input_store("ews_password")
 
     @api.constrains("kind", "ews_url")
     def _check_ews_url(self):

@@ -76,6 +76,23 @@ class CrmMailSecretMixin(models.AbstractModel):
             token = box.encrypt(value, record._secret_context(field_name)) if value else False
             record.sudo()[f"{field_name}_secret"] = token
 
+    # The write-only ``<name>`` field of a secret and its ``<name>_set`` flag:
+    # a model's compute and inverse methods call these with the name.
+    def _secret_input_empty(self, field_name):
+        """Compute of ``<field_name>``: always empty (a secret never reads back)."""
+        self[field_name] = False
+
+    def _secret_saved(self, field_name):
+        """Compute of ``<field_name>_set``: whether an encrypted secret is stored."""
+        for record in self:
+            record[f"{field_name}_set"] = bool(record.sudo()[f"{field_name}{SECRET_SUFFIX}"])
+
+    def _secret_input_store(self, field_name):
+        """Inverse of ``<field_name>``: what was typed is encrypted into
+        ``<field_name>_secret``; left empty, the stored secret stays."""
+        for record in self.filtered(field_name):
+            record._set_secret(field_name, record[field_name])
+
     def _get_secret(self, field_name):
         """The clear secret, for the engine only: never returned to a client."""
         self.ensure_one()

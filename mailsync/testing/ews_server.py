@@ -52,7 +52,7 @@ from xml.sax.saxutils import escape, quoteattr
 from lxml import etree
 
 from .certs import make_certificates
-from .local_server import ServerContext
+from .local_server import HttpServerContext
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 MNS = "http://schemas.microsoft.com/exchange/services/2006/messages"
@@ -157,7 +157,7 @@ class EwsMail:
         return None
 
 
-class EwsServer(ServerContext):
+class EwsServer(HttpServerContext):
     """A running EWS endpoint (see the module's docstring).
 
     :param users: ``{user name: (password, primary address)}``: NTLM users
@@ -176,8 +176,6 @@ class EwsServer(ServerContext):
         self.autodiscover_requests = []
         self.port = 0
         self.certs = None
-        self._server = None
-        self._thread = None
         self._tmp = None
         self._old_user_file = None
 
@@ -201,24 +199,11 @@ class EwsServer(ServerContext):
         self._old_user_file = os.environ.get("NTLM_USER_FILE")
         os.environ["NTLM_USER_FILE"] = user_file
         handler = _handler_class(self)
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._server.daemon_threads = True
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.certs.cert_file, self.certs.key_file)
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="test-ews", daemon=True)
-        self._thread.start()
+        self._serve_http(("127.0.0.1", port), handler, self.certs, thread_name="test-ews")
         return self
 
     def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread:
-            self._thread.join(5)
-            self._thread = None
+        self._stop_http()
         if self._old_user_file is None:
             os.environ.pop("NTLM_USER_FILE", None)
         else:

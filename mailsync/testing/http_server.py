@@ -18,11 +18,10 @@ import dataclasses
 import http.server
 import ssl
 import tempfile
-import threading
 import time
 
 from .certs import make_certificates
-from .local_server import ServerContext
+from .local_server import HttpServerContext
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +34,7 @@ class Reply:
     headers: dict = dataclasses.field(default_factory=dict)  # e.g. {"Location": ...}
 
 
-class HttpServer(ServerContext):
+class HttpServer(HttpServerContext):
     """A running threaded HTTP server; ``tls=True`` serves HTTPS with a test CA."""
 
     def __init__(self, routes=None, hostnames=("localhost",), tls=True, host="127.0.0.1"):
@@ -46,8 +45,6 @@ class HttpServer(ServerContext):
         self.port = 0
         self.requests = []  # (host, path with query), in arrival order
         self.certs = None
-        self._server = None
-        self._thread = None
         self._tmp = None
 
     def start(self):
@@ -81,27 +78,14 @@ class HttpServer(ServerContext):
                     for start in range(0, len(reply.body), 65536):
                         self.wfile.write(reply.body[start : start + 65536])
 
-        self._server = http.server.ThreadingHTTPServer((self.host, 0), Handler)
-        self._server.daemon_threads = True
         if self.tls:
             self._tmp = tempfile.TemporaryDirectory(prefix="crm-mail-sync-https-")
             self.certs = make_certificates(self._tmp.name, hostnames=self.hostnames)
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(self.certs.cert_file, self.certs.key_file)
-            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="test-http", daemon=True)
-        self._thread.start()
+        self._serve_http((self.host, 0), Handler, self.certs if self.tls else None)
         return self
 
     def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread:
-            self._thread.join(5)
-            self._thread = None
+        self._stop_http()
         if self._tmp:
             self._tmp.cleanup()
             self._tmp = None

@@ -6,7 +6,9 @@ A subclass sets :attr:`thread_name` (and :attr:`backlog` for TCP), implements
 timeout (:attr:`poll`) letting it look — and overrides ``_listen()`` for
 anything but a listening TCP socket."""
 
+import http.server
 import socket
+import ssl
 import threading
 
 
@@ -19,6 +21,37 @@ class ServerContext:
 
     def __exit__(self, *exc_info):
         self.stop()
+
+
+class HttpServerContext(ServerContext):
+    """An :mod:`http.server` handler class served by one daemon thread
+    (``ThreadingHTTPServer``), over TLS when given test certificates."""
+
+    _server = None
+    _thread = None
+
+    def _serve_http(self, address, handler, certs=None, thread_name="test-http"):
+        """Serve ``handler`` on ``address`` (``(host, port)``, port 0: a free
+        one, then known in ``port``); HTTPS with ``certs`` (``make_certificates``)."""
+        self._server = http.server.ThreadingHTTPServer(address, handler)
+        self._server.daemon_threads = True
+        if certs:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(certs.cert_file, certs.key_file)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name=thread_name, daemon=True)
+        self._thread.start()
+
+    def _stop_http(self):
+        """Stop serving and close the socket (waits up to 5 s for the thread)."""
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread:
+            self._thread.join(5)
+            self._thread = None
 
 
 class LocalServer(ServerContext):
