@@ -408,16 +408,25 @@ class CrmMailNewSender(models.Model):
         """The sender becomes a contact (found or created), their mail is
         logged, and the Create Opportunity wizard opens on this email."""
         self.ensure_one()
+        email = self.email  # this entry is gone once the contact is made
         contact, interaction = self._make_contact()
         if not interaction:
-            raise UserError(
-                self.env._(
-                    "The email from %(email)s could not be read again from the mailbox (moved or deleted?). "
-                    "The contact %(name)s is ready: create the opportunity from it.",
-                    email=self.email,
-                    name=contact.display_name,
-                )
-            )
+            # Not an error: the contact is kept (an exception would roll it back).
+            return {
+                "type": "ir.actions.client",
+                "tag": "display_notification",
+                "params": {
+                    "type": "warning",
+                    "sticky": True,
+                    "message": self.env._(
+                        "The email from %(email)s could not be read again from the mailbox (moved or deleted?). "
+                        "The contact %(name)s is ready: create the opportunity from it.",
+                        email=email,
+                        name=contact.display_name,
+                    ),
+                    "next": contact._get_records_action(context={}),
+                },
+            }
         return interaction.action_create_opportunity()
 
     def action_add_contact(self):

@@ -352,3 +352,21 @@ class TestNewSenderToOpportunity(MailSyncCase):
         self.assertEqual(logged.lead_ids, lead)
         self.assertEqual(logged.partner_ids, nina)
         self.assertFalse(Sender.search([]), "no longer a new sender")
+
+    def test_an_email_deleted_from_the_mailbox_still_gives_the_contact(self):
+        self.dovecot.append(
+            ALICE[0],
+            "INBOX",
+            raw_email(
+                "Olga Other <olga@otherco.example>", ALICE[0], subject="Chairs?", message_id="<q@otherco.example>"
+            ),
+        )
+        self.Account._cron_sync()
+        entry = self.env["crm.mail.new.sender"].with_user(self.salesman).search([])
+        self.dovecot.clear(ALICE[0])  # deleted in the mail client meanwhile
+        action = entry.action_create_opportunity()
+        olga = self.env["res.partner"].search([("email", "=", "olga@otherco.example")])
+        self.assertEqual(olga.name, "Olga Other", "the contact is kept")
+        self.assertEqual(action["tag"], "display_notification")
+        self.assertIn("olga@otherco.example could not be read again", action["params"]["message"])
+        self.assertEqual(action["params"]["next"]["res_id"], olga.id)
