@@ -58,17 +58,14 @@ registry.category("web_tour.tours").add("crm_mail_sync_company_logging_es", {
             trigger: ".o_form_view:not(:has(.o_crm_mail_queue_report:visible))",
         },
         {
-            content: "Enable it",
+            content: "Enable it (the toggle saves the form itself)",
             trigger: ".o_form_view div[name=queue_enabled] input",
             run: "click",
         },
         {
-            trigger: ".o_form_button_save",
-            run: "click",
-        },
-        {
             content: "Saved",
-            trigger: ".o_form_view:not(:has(.o_form_button_save:visible))",
+            trigger:
+                ".o_form_view:has(div[name=queue_enabled] input:checked):not(:has(.o_form_button_save:visible))",
         },
         {
             content: "The logging address is shown",
