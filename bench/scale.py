@@ -272,24 +272,28 @@ def phase_l(args, odoo_env, build_messages, salesperson_mailbox):
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         Interaction = env["crm.mail.interaction"].sudo()
 
-        def log_all(account, items):
+        def log_all(account, batches):
+            # As _ingest logs a batch: the scope of the batch, the matches in
+            # chunks of BODY_CHUNK_MESSAGES, a commit per batch.
             logged = 0
-            for start in range(0, len(items), BATCH_SIZE):
-                batch = items[start : start + BATCH_SIZE]
-                for chunk in range(0, len(batch), BODY_CHUNK_MESSAGES):
-                    logged += len(Interaction._log(account, batch[chunk : chunk + BODY_CHUNK_MESSAGES], role="inbox"))
+            for scope, items in batches:
+                for chunk in range(0, len(items), BODY_CHUNK_MESSAGES):
+                    logged += len(
+                        Interaction._log(account, items[chunk : chunk + BODY_CHUNK_MESSAGES], role="inbox", scope=scope)
+                    )
                 cr.commit()
             return logged
 
         def matched(account, subset):
-            by_id = {id(content.headers): content for content in subset}
-            items = []
+            """``[(scope, [(content, partner ids, lead ids)])]`` per batch of
+            BATCH_SIZE, matched as _ingest matches them."""
+            batches = []
             for start in range(0, len(subset), BATCH_SIZE):
-                headers = [content.headers for content in subset[start : start + BATCH_SIZE]]
-                items += [
-                    (by_id[id(h)], partners, leads) for h, partners, leads in Interaction._match(account, headers)
-                ]
-            return items
+                scope = account._matching_scope()
+                tagged = [(content, content.headers) for content in subset[start : start + BATCH_SIZE]]
+                matches = Interaction._match(account, tagged, scope=scope)
+                batches.append((scope, [(content, partners, leads) for content, _h, partners, leads in matches]))
+            return batches
 
         account = salesperson_mailbox(env, args, f"logging-seller-{time.time_ns()}", LOG_USER)
         cr.commit()
@@ -321,6 +325,7 @@ def phase_l(args, odoo_env, build_messages, salesperson_mailbox):
         "profiled_messages": profiled_logged,
         "profiled_seconds": profiled_seconds,
         "top": top_costs(profile),
+        "counts": call_counts(profile),
         "top_own": top_own_costs(profile),
     }
 
@@ -337,6 +342,34 @@ def top_costs(profile, count=25):
         rows.append((cumulative, own, calls, f"{where}:{line}({name})"))
     rows.sort(reverse=True)
     return [f"{c:.2f} | {o:.2f} | {n} | {f}" for c, o, n, f in rows[:count]]
+
+
+#: Deterministic call counts reported beside the times: (label, file suffix, function).
+COUNTED = (
+    ("HTML documents parsed (lxml document_fromstring)", "lxml/html/__init__.py", "document_fromstring"),
+    ("html_sanitize", "odoo/tools/mail.py", "html_sanitize"),
+    ("block_remote_content", "tools/remote_content.py", "block_remote_content"),
+    ("ORM searches (search_fetch)", "odoo/orm/models.py", "search_fetch"),
+    ("flush_model", "odoo/orm/models.py", "flush_model"),
+    ("SQL queries (cursor execute)", "odoo/sql_db.py", "execute"),
+    ("matching scopes computed", "models/crm_mail_account.py", "_matching_scope"),
+    ("addresses parsed (parse_header_addresses)", "mailsync/addresses.py", "parse_header_addresses"),
+)
+
+
+def call_counts(profile):
+    """``[(label, calls)]`` of :data:`COUNTED` in ``profile``: the same for the
+    same code and data whatever the machine's load."""
+    stats = pstats.Stats(profile).stats
+    counts = []
+    for label, suffix, name in COUNTED:
+        calls = sum(
+            entry[1]
+            for (filename, _line, function), entry in stats.items()
+            if function == name and filename.endswith(suffix)
+        )
+        counts.append((label, calls))
+    return counts
 
 
 def top_own_costs(profile, count=15):
@@ -427,6 +460,10 @@ def render(args, results, load):
             f"emails per second** ({log['logged']} in {log['seconds']:.1f} s, {log['chatter_entries']} chatter "
             f"entries). Under cProfile, {log['profiled_messages']} of them logged again for a second owner: "
             f"{log['profiled_seconds']:.1f} s.",
+            "",
+            "Calls under cProfile (deterministic):",
+            "",
+            *[f"- {label}: {calls}" for label, calls in log.get("counts", [])],
             "",
             "Top cumulative costs (s cumulative | s own | calls | function):",
             "",
