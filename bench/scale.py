@@ -322,6 +322,8 @@ def phase_l(args, odoo_env, build_messages, salesperson_mailbox):
         profiled_logged = log_all(second, subset)
         profile.disable()
         profiled_seconds = time.perf_counter() - profiled_started
+        if os.environ.get("BENCH_PROFILE_OUTPUT"):  # for pstats' callers, snakeviz...
+            profile.dump_stats(os.environ["BENCH_PROFILE_OUTPUT"])
     return {
         "seconds": elapsed,
         "messages": len(contents),
