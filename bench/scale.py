@@ -265,9 +265,11 @@ def phase_l(args, odoo_env, build_messages, salesperson_mailbox):
     odoo, registry = odoo_env(args)
     raws = build_messages(args.log_messages, args.sync_contacts, LOG_USER, seed=11, from_contacts=1.0)
     contents = [parse_message(raw) for raw in raws]
-    # Messages of their own for the profile: the same messages again would
-    # only add a sharer to emails the company already holds.
-    raws = build_messages(args.profile_messages, args.sync_contacts, LOG_USER, seed=12, from_contacts=1.0)
+    # Messages of their own for the profile, to the second mailbox's owner:
+    # the same messages again would only add a sharer to emails the company
+    # already holds, and to the first owner they would match every earlier
+    # run's salesperson as a contact.
+    raws = build_messages(args.profile_messages, args.sync_contacts, f"second-{LOG_USER}", seed=12, from_contacts=1.0)
     profiled_contents = [parse_message(raw) for raw in raws]
     del raws
     from odoo.addons.crm_mail_sync.models.crm_mail_account_sync import BATCH_SIZE, BODY_CHUNK_MESSAGES
@@ -360,7 +362,7 @@ COUNTED = (
     ("flush_model", "odoo/orm/models.py", "flush_model"),
     ("SQL queries (cursor execute)", "odoo/sql_db.py", "execute"),
     ("matching scopes computed", "models/crm_mail_account.py", "_matching_scope"),
-    ("addresses parsed (parse_header_addresses)", "mailsync/addresses.py", "parse_header_addresses"),
+    ("addresses normalized (mailsync.addresses.normalize)", "mailsync/addresses.py", "normalize"),
 )
 
 

@@ -696,6 +696,11 @@ class CrmMailInteraction(models.Model):
         note = self.env.ref("mail.mt_note").id
         authors = self._authors()
         held = self._held_by_odoo()
+        if attachments:
+            # What mail.message's create reads of them, in one query for all.
+            self.env["ir.attachment"].browse([aid for ids in attachments.values() for aid in ids]).fetch(
+                ["res_model", "res_id"]
+            )
         vals_list, remote = [], self.browse()
         for interaction in self:
             body, blocked = interaction._chatter_body()
