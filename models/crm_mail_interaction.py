@@ -114,11 +114,8 @@ class CrmMailInteraction(models.Model):
     )
     recipients = fields.Char("To", readonly=True)
     cc = fields.Char(readonly=True)
-    addresses = fields.Json(
-        readonly=True,
-        help="From, To and Cc as the message gave them: "
-        '{"from": [[name, address]], "to": [...], "cc": [...]}, each address a matching key.',
-    )
+    # {"from": [[name, key]], "to": [...], "cc": [...]}: keys of mailsync.addresses.normalize (see _addresses).
+    addresses = fields.Json(readonly=True, help="The From, To and Cc of the email: names and addresses.")
     body = fields.Html(readonly=True)
     body_display = fields.Html(
         "Content",
@@ -127,7 +124,9 @@ class CrmMailInteraction(models.Model):
         help="The body with remote images and style sheets removed, unless “Show images” was clicked.",
     )
     has_remote_content = fields.Boolean(
-        "Remote Content", readonly=True, help="Set when logged, by the pass that makes the chatter entries' body."
+        "Remote Content",
+        readonly=True,
+        help="The email loads images or style sheets from other servers (not shown until “Show images”).",
     )
     partner_ids = fields.Many2many(
         "res.partner",
