@@ -16,6 +16,7 @@ from . import ir_mail_server as ir_mail_server
 from . import res_users as res_users
 from . import res_config_settings as res_config_settings
 from . import crm_mail_partner_email as crm_mail_partner_email
+from . import crm_mail_matched_mixin as crm_mail_matched_mixin
 from . import res_partner as res_partner
 from . import crm_mail_interaction_share as crm_mail_interaction_share
 from . import crm_mail_interaction as crm_mail_interaction
