@@ -8,6 +8,7 @@ from . import crm_mail_account_sync as crm_mail_account_sync
 from . import crm_mail_account_keys as crm_mail_account_keys
 from . import crm_mail_account_spoofing as crm_mail_account_spoofing
 from . import crm_mail_account_queue as crm_mail_account_queue
+from . import crm_mail_account_web as crm_mail_account_web
 from . import crm_mail_account_graph as crm_mail_account_graph
 from . import crm_mail_account_ews as crm_mail_account_ews
 from . import crm_mail_skipped_message as crm_mail_skipped_message
