@@ -154,11 +154,5 @@ def _connected_message(account, settings):
 
 
 EWS_API = WebApi(
-    state=ews_sync.EwsSyncState,
-    reader=ews_sync.EwsMailboxSync,
-    changed=ews_sync.changed,
-    fetch_messages=ews_sync.fetch_messages,
-    settings="_ews_settings",
-    failure=ews_failure_message,
-    connected=_connected_message,
+    ews_sync, ews_sync.EwsSyncState, ews_sync.EwsMailboxSync, "_ews_settings", ews_failure_message, _connected_message
 )

@@ -107,11 +107,5 @@ def _connected_message(account, settings):
 
 
 GRAPH_API = WebApi(
-    state=graph_sync.GraphSyncState,
-    reader=graph_sync.GraphMailboxSync,
-    changed=graph_sync.changed,
-    fetch_messages=graph_sync.fetch_messages,
-    settings="_graph_settings",
-    failure=describe,
-    connected=_connected_message,
+    graph_sync, graph_sync.GraphSyncState, graph_sync.GraphMailboxSync, "_graph_settings", describe, _connected_message
 )

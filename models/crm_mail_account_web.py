@@ -1,6 +1,7 @@
 import contextlib
 import functools
 from collections.abc import Callable
+from types import ModuleType
 from typing import NamedTuple
 
 from odoo import api, models
@@ -11,20 +12,20 @@ from . import crm_mail_account_sync as sync_core
 
 
 class WebApi(NamedTuple):
-    """How the engine reads one kind of mailbox through a web API, by item id
-    (Microsoft Graph, Exchange Web Services): the same calls of its module
-    (``mailsync.graph_sync``, ``mailsync.ews_sync``), and the Odoo side's
-    settings and texts for that kind.
+    """How one kind of mailbox is read through a web API, by item id
+    (Microsoft Graph, Exchange Web Services). Its values name themselves,
+    in this order:
 
-    - ``state``: the folder-state class, ``state.from_json(sync_state)``
+    - ``engine``: the engine's module (``mailsync.graph_sync``,
+      ``mailsync.ews_sync``), with ``changed(settings, state)`` (the idle
+      poll, a bool) and ``fetch_messages(settings, ids)`` (``{id: raw
+      bytes}`` of the ids still in the mailbox)
+    - ``state``: its folder-state class, ``state.from_json(sync_state)``
       (the delta links or SyncStates: ``sync_state`` holds them itself)
-    - ``reader``: the reader class, ``reader(settings, state=None,
+    - ``reader``: its reader class, ``reader(settings, state=None,
       since=None, batch_size=n)``, a context manager with ``batches()`` (see
       ``crm.mail.account._mail_reader``) and ``check()`` (one request to
       the inbox; raises :class:`mailsync.errors.MailConnectionError`)
-    - ``changed(settings, state)``: the idle poll, a bool
-    - ``fetch_messages(settings, ids)``: ``{id: raw bytes}`` of the ids
-      still in the mailbox
     - ``settings``: the name of the mailbox's method that makes the
       engine's settings (raises ``UserError``: not signed in, no password)
     - ``failure(env, error)``: the translated text of an engine failure
@@ -32,10 +33,9 @@ class WebApi(NamedTuple):
       successful Test Connection
     """
 
+    engine: ModuleType
     state: type
     reader: type
-    changed: Callable
-    fetch_messages: Callable
     settings: str
     failure: Callable
     connected: Callable
@@ -100,7 +100,7 @@ class CrmMailAccountWeb(models.Model):
         if api is None:
             return super()._idle_probe()
         state = api.state.from_json(self.sudo().sync_state)
-        return functools.partial(api.changed, self._web_settings(api), state)
+        return functools.partial(api.engine.changed, self._web_settings(api), state)
 
     def _fetch_again(self, wanted):
         """*Retry* for a Graph or EWS mailbox: messages read again by id
@@ -109,7 +109,7 @@ class CrmMailAccountWeb(models.Model):
         if api is None:
             return super()._fetch_again(wanted)
         ids = [uid for uids in wanted.values() for uid in uids]
-        bodies = api.fetch_messages(self._web_settings(api), ids)
+        bodies = api.engine.fetch_messages(self._web_settings(api), ids)
         return {folder: ("1", {uid: bodies[uid] for uid in uids if uid in bodies}) for folder, uids in wanted.items()}
 
     # -- Test Connection ---------------------------------------------------
