@@ -32,6 +32,7 @@ caught up), the pages of one folder, the probe of one folder, the bodies,
 its settings and its typed errors.
 """
 
+import abc
 import contextlib
 import copy
 import dataclasses
@@ -188,8 +189,9 @@ class DeltaMailboxSync(contextlib.AbstractContextManager):
         since then (None: everything)
     :param batch_size: entries per page, hence per batch (at least 1)
 
-    A subclass sets :attr:`state_class` and implements :meth:`close`,
-    :meth:`_folder_pages`, :meth:`_folder_changed` and :meth:`fetch_bodies`;
+    A subclass sets :attr:`state_class` and implements the abstract
+    :meth:`close`, :meth:`_folder_pages`, :meth:`_folder_changed` and
+    :meth:`fetch_bodies`;
     its own connection arguments (an exchangelib account, a requests
     session) follow as keywords.
     """
@@ -209,6 +211,7 @@ class DeltaMailboxSync(contextlib.AbstractContextManager):
     def __exit__(self, *exc_info):
         self.close()
 
+    @abc.abstractmethod
     def close(self):
         """Release the connection (the reader is not used again)."""
         raise NotImplementedError
@@ -227,6 +230,7 @@ class DeltaMailboxSync(contextlib.AbstractContextManager):
                 state.total = state.done if last else state.done + self.batch_size
                 yield DeltaBatch(folder, role, records, copy.deepcopy(self.state), self)
 
+    @abc.abstractmethod
     def _folder_pages(self, folder, role, state):
         """Yield ``(records, last)`` per page of ``folder``, ``state`` (its
         :class:`DeltaFolderState`, in :attr:`state`) holding the page's
@@ -247,10 +251,12 @@ class DeltaMailboxSync(contextlib.AbstractContextManager):
                 return True
         return False
 
+    @abc.abstractmethod
     def _folder_changed(self, folder, state):
         """Whether ``folder`` has changes after its caught-up ``state``."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def fetch_bodies(self, uids):
         """``{uid: raw MIME bytes}`` of these messages; one gone meanwhile is absent."""
         raise NotImplementedError
