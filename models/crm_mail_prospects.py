@@ -651,16 +651,6 @@ class CrmMailInteractionFilters(models.Model):
     def _search_unanswered(self, operator, value):
         return [("id", "in" if _wants_true(operator, value) else "not in", self._unanswered_ids())]
 
-    def action_block_sender(self):
-        """Block the sender of this received email for the current user: what
-        was logged from them for this user is removed."""
-        self.ensure_one()
-        senders = self._addresses("from")
-        if not senders:
-            raise UserError(self.env._("This email has no sender address to block."))
-        self.env["crm.mail.blocked.sender"]._block(senders[0][1], "address")
-        return self.env["ir.actions.act_window"]._for_xml_id("crm_mail_sync.crm_mail_blocked_sender_action")
-
 
 class ResUsersBlockedSenders(models.Model):
     _inherit = "res.users"
