@@ -40,9 +40,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from run import add_odoo_arguments, odoo_env, prepare_database  # noqa: E402
+from run import add_odoo_arguments, odoo_env, prepare_database, write_section  # noqa: E402
 
 THREAD = 5000
+#: This bench's section of bench/RESULTS.md (the rest of the file is kept).
+BEGIN, END = "<!-- chatter bench: begin -->", "<!-- chatter bench: end -->"
 OLD_RULE = """[
     '|', ('crm_mail_interaction_id', '=', False),
     ('crm_mail_interaction_id', 'any', crm_mail_sharing_domain(company_ids)),
@@ -315,7 +317,9 @@ def main():
     add_odoo_arguments(parser)
     parser.add_argument("--db", default="crm_mail_sync_bench_chatter")
     parser.add_argument("--reuse", action="store_true", help="keep the database of a previous run")
-    parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
+    parser.add_argument(
+        "--output", default=os.path.join(HERE, "RESULTS.md"), help="its section (between markers) is replaced"
+    )
     args = parser.parse_args()
 
     if not args.reuse:
@@ -348,12 +352,7 @@ def main():
         cr.rollback()  # the bench's rule goes
     report = render(args, total, logged, results, done, plans)
     print(report)
-    with open(args.output) as existing:
-        text = existing.read()
-    marker = "\n## Chatter cost"
-    text = text.split(marker)[0].rstrip("\n") + "\n" + report
-    with open(args.output, "w") as out:
-        out.write(text)
+    write_section(args.output, report, BEGIN, END)
     medians = {
         label: {case: statistics.median(r["ms"]) for case, r in cases.items()} for label, cases in results.items()
     }
@@ -368,7 +367,7 @@ def render(args, total, logged, results, work, plans):
     }
     now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [
-        "",
+        BEGIN,
         "## Chatter cost",
         "",
         f"Run on {now}: `python bench/chatter.py --messages {args.messages} --repeat {args.repeat}`: {total} messages"
@@ -400,7 +399,7 @@ def render(args, total, logged, results, work, plans):
         "",
         "What one read does, off / on / old, in figures the machine's load does not change: the SQL queries it sends"
         " and its Python function calls (cProfile); and PostgreSQL's own time (planning and execution, the fastest of"
-        " 20) for the query of the count, which reads all the thread's messages (the first page's reads 30).",
+        " 20) for the query of the count, which reads all the thread's messages (the first page's query reads 30).",
         "",
         "| case | SQL queries | Python calls | calls on/off | count's SQL in PostgreSQL (ms) | first page's plan,"
         " off / on |",
@@ -423,6 +422,7 @@ def render(args, total, logged, results, work, plans):
     for label in ("on", "off", "old"):
         lines += [f"EXPLAIN ANALYZE of (b)'s query with the rules (all its messages), rule {label}:", ""]
         lines += ["```", *plans[label], "```", ""]
+    lines.append(END)
     return "\n".join(lines)
 
 
