@@ -133,9 +133,11 @@ def write_section(path, section, begin, end):
     """Replaces the part of ``path`` (bench/RESULTS.md) between the markers
     ``begin`` and ``end`` (HTML comments, included in ``section``) with
     ``section``, keeping the rest of the file; appends it when the markers
-    are not there yet."""
-    with open(path, encoding="utf-8") as file:
-        text = file.read()
+    are not there yet (creates the file if need be)."""
+    text = ""
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
     if begin in text and end in text:
         head, _sep, rest = text.partition(begin)
         _old, _sep, tail = rest.partition(end)
