@@ -7,7 +7,6 @@ from odoo import models
 from odoo.exceptions import AccessError, UserError
 
 from ..mailsync import matching
-from ..mailsync.addresses import parse_header_addresses
 
 KINDS = ("address", "domain")
 
@@ -18,8 +17,7 @@ class CrmMailInteractionBlock(models.Model):
     def _sender_address(self):
         """The sender's address of this email (``name@domain``, normalized),
         or ``""``."""
-        self.ensure_one()
-        senders = parse_header_addresses(self.sender or "")
+        senders = self._addresses("from")
         return senders[0][1] if senders else ""
 
     def _blockable_by(self, user):
