@@ -2,7 +2,7 @@
 {
     "name": "CRM Mail Sync",
     "summary": "Connect salespeople's mailboxes: log sent and received email on contacts and opportunities",
-    "version": "19.0.1.2.0",
+    "version": "19.0.1.3.0",
     "category": "Sales/CRM",
     "author": "crm_mail_sync developers",
     "license": "LGPL-3",

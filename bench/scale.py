@@ -257,14 +257,20 @@ def phase_f(args, contacts, engine_user, password, body_chunk):
 def phase_l(args, odoo_env, build_messages, salesperson_mailbox):
     """Logged emails per second from messages already fetched and parsed
     (``args.log_messages``, all from CRM contacts), logged as the sync logs
-    them (chunks of 25, a commit per 200); then the same logging of a
-    second owner's copy of the first ``args.profile_messages``, under
-    cProfile: the top costs."""
+    them (chunks of 25, a commit per 200); then ``args.profile_messages``
+    other messages logged the same way from a second owner's mailbox, under
+    cProfile: the top costs and deterministic call counts."""
     from mailsync.message import parse_message
 
     odoo, registry = odoo_env(args)
     raws = build_messages(args.log_messages, args.sync_contacts, LOG_USER, seed=11, from_contacts=1.0)
     contents = [parse_message(raw) for raw in raws]
+    # Messages of their own for the profile, to the second mailbox's owner:
+    # the same messages again would only add a sharer to emails the company
+    # already holds, and to the first owner they would match every earlier
+    # run's salesperson as a contact.
+    raws = build_messages(args.profile_messages, args.sync_contacts, f"second-{LOG_USER}", seed=12, from_contacts=1.0)
+    profiled_contents = [parse_message(raw) for raw in raws]
     del raws
     from odoo.addons.crm_mail_sync.models.crm_mail_account_sync import BATCH_SIZE, BODY_CHUNK_MESSAGES
 
@@ -272,24 +278,28 @@ def phase_l(args, odoo_env, build_messages, salesperson_mailbox):
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         Interaction = env["crm.mail.interaction"].sudo()
 
-        def log_all(account, items):
+        def log_all(account, batches):
+            # As _ingest logs a batch: the scope of the batch, the matches in
+            # chunks of BODY_CHUNK_MESSAGES, a commit per batch.
             logged = 0
-            for start in range(0, len(items), BATCH_SIZE):
-                batch = items[start : start + BATCH_SIZE]
-                for chunk in range(0, len(batch), BODY_CHUNK_MESSAGES):
-                    logged += len(Interaction._log(account, batch[chunk : chunk + BODY_CHUNK_MESSAGES], role="inbox"))
+            for scope, items in batches:
+                for chunk in range(0, len(items), BODY_CHUNK_MESSAGES):
+                    logged += len(
+                        Interaction._log(account, items[chunk : chunk + BODY_CHUNK_MESSAGES], role="inbox", scope=scope)
+                    )
                 cr.commit()
             return logged
 
         def matched(account, subset):
-            by_id = {id(content.headers): content for content in subset}
-            items = []
+            """``[(scope, [(content, partner ids, lead ids)])]`` per batch of
+            BATCH_SIZE, matched as _ingest matches them."""
+            batches = []
             for start in range(0, len(subset), BATCH_SIZE):
-                headers = [content.headers for content in subset[start : start + BATCH_SIZE]]
-                items += [
-                    (by_id[id(h)], partners, leads) for h, partners, leads in Interaction._match(account, headers)
-                ]
-            return items
+                scope = account._matching_scope()
+                tagged = [(content, content.headers) for content in subset[start : start + BATCH_SIZE]]
+                matches = Interaction._match(account, tagged, scope=scope)
+                batches.append((scope, [(content, partners, leads) for content, _h, partners, leads in matches]))
+            return batches
 
         account = salesperson_mailbox(env, args, f"logging-seller-{time.time_ns()}", LOG_USER)
         cr.commit()
@@ -298,21 +308,24 @@ def phase_l(args, odoo_env, build_messages, salesperson_mailbox):
         logged = log_all(account, items)
         elapsed = time.perf_counter() - started
         cr.execute(
-            """SELECT count(*) FROM mail_message m JOIN crm_mail_interaction i ON i.id = m.crm_mail_interaction_id
-                WHERE i.account_id = %s""",
+            """SELECT count(*) FROM mail_message m
+                WHERE m.crm_mail_interaction_id IN (SELECT interaction_id FROM crm_mail_interaction_share
+                                                     WHERE account_id = %s)""",
             [account.id],
         )
         entries = cr.fetchone()[0]
 
         second = salesperson_mailbox(env, args, f"logging-second-{time.time_ns()}", f"second-{LOG_USER}")
         cr.commit()
-        subset = matched(second, contents[: args.profile_messages])
+        subset = matched(second, profiled_contents)
         profile = cProfile.Profile()
         profiled_started = time.perf_counter()
         profile.enable()
         profiled_logged = log_all(second, subset)
         profile.disable()
         profiled_seconds = time.perf_counter() - profiled_started
+        if os.environ.get("BENCH_PROFILE_OUTPUT"):  # for pstats' callers, snakeviz...
+            profile.dump_stats(os.environ["BENCH_PROFILE_OUTPUT"])
     return {
         "seconds": elapsed,
         "messages": len(contents),
@@ -321,6 +334,7 @@ def phase_l(args, odoo_env, build_messages, salesperson_mailbox):
         "profiled_messages": profiled_logged,
         "profiled_seconds": profiled_seconds,
         "top": top_costs(profile),
+        "counts": call_counts(profile),
         "top_own": top_own_costs(profile),
     }
 
@@ -337,6 +351,34 @@ def top_costs(profile, count=25):
         rows.append((cumulative, own, calls, f"{where}:{line}({name})"))
     rows.sort(reverse=True)
     return [f"{c:.2f} | {o:.2f} | {n} | {f}" for c, o, n, f in rows[:count]]
+
+
+#: Deterministic call counts reported beside the times: (label, file suffix, function).
+COUNTED = (
+    ("HTML documents parsed (lxml document_fromstring)", "lxml/html/__init__.py", "document_fromstring"),
+    ("html_sanitize", "odoo/tools/mail.py", "html_sanitize"),
+    ("block_remote_content", "tools/remote_content.py", "block_remote_content"),
+    ("ORM searches (search_fetch)", "odoo/orm/models.py", "search_fetch"),
+    ("flush_model", "odoo/orm/models.py", "flush_model"),
+    ("SQL queries (cursor execute)", "odoo/sql_db.py", "execute"),
+    ("matching scopes computed", "models/crm_mail_account.py", "_matching_scope"),
+    ("addresses normalized (mailsync.addresses.normalize)", "mailsync/addresses.py", "normalize"),
+)
+
+
+def call_counts(profile):
+    """``[(label, calls)]`` of :data:`COUNTED` in ``profile``: the same for the
+    same code and data whatever the machine's load."""
+    stats = pstats.Stats(profile).stats
+    counts = []
+    for label, suffix, name in COUNTED:
+        calls = sum(
+            entry[1]
+            for (filename, _line, function), entry in stats.items()
+            if function == name and filename.endswith(suffix)
+        )
+        counts.append((label, calls))
+    return counts
 
 
 def top_own_costs(profile, count=15):
@@ -425,8 +467,12 @@ def render(args, results, load):
             f"{log['messages']} messages from CRM contacts, fetched and parsed beforehand, matched, then logged as "
             f"the sync logs them (`_log` per 25, a commit per 200): **{log['logged'] / log['seconds']:.0f} logged "
             f"emails per second** ({log['logged']} in {log['seconds']:.1f} s, {log['chatter_entries']} chatter "
-            f"entries). Under cProfile, {log['profiled_messages']} of them logged again for a second owner: "
+            f"entries). Under cProfile, {log['profiled_messages']} other messages logged from a second mailbox: "
             f"{log['profiled_seconds']:.1f} s.",
+            "",
+            "Calls under cProfile (deterministic):",
+            "",
+            *[f"- {label}: {calls}" for label, calls in log.get("counts", [])],
             "",
             "Top cumulative costs (s cumulative | s own | calls | function):",
             "",

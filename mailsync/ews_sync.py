@@ -3,9 +3,12 @@ with exchangelib, read-only, in batches, resumable at any point.
 
 Same contract as :mod:`mailsync.imap_sync` and :mod:`mailsync.graph_sync`
 (the sync core does not know which one it talks to):
-:meth:`EwsMailboxSync.batches` yields :class:`EwsBatch` objects (``folder``,
-``role``, ``records`` with ``uid``, ``raw_headers`` and ``size``, ``state``
-to commit with the batch, and ``fetch_bodies(uids)``).
+:meth:`EwsMailboxSync.batches` yields :class:`mailsync.delta_sync.DeltaBatch`
+objects (``folder``, ``role``, ``records`` with ``uid``, ``raw_headers`` and
+``size``, ``state`` to commit with the batch, and ``fetch_bodies(uids)``).
+What EWS shares with Graph's delta query (the folder table, the committed
+state, batches, the folder loop, the idle poll's entry points) lives in
+:mod:`mailsync.delta_sync`; this module speaks EWS.
 
 The account: the mailbox's address with an explicit EWS URL
 (``https://mail.example.com/EWS/Exchange.asmx``) or, without one,
@@ -60,11 +63,8 @@ resumes from its last committed state), :class:`~mailsync.errors.ProtocolError`.
 """
 
 import contextlib
-import copy
 import dataclasses
 import email.utils
-import functools
-import json
 import os
 import tempfile
 import threading
@@ -81,6 +81,7 @@ from exchangelib.properties import DistinguishedFolderId, Mailbox
 from exchangelib.protocol import BaseProtocol, Protocol
 from exchangelib.services import GetItem, SyncFolderItems
 
+from . import delta_sync
 from .errors import (
     AuthenticationFailed,
     ConnectionLost,
@@ -90,14 +91,8 @@ from .errors import (
     ProtocolError,
     TlsError,
 )
-from .imap_sync import INBOX, SENT, FolderState, SyncState
-from .polling import DEFAULT_WORKERS, poll_each
 
 PROTOCOL = "EWS"
-# EWS's distinguished folder ids -> the sync's roles, in sync order.
-FOLDERS = (("inbox", INBOX), ("sentitems", SENT))
-DEFAULT_PAGE_SIZE = 200
-PROBE_CHANGES = 10  # changes an idle poll asks per folder (more: something happened, sync it)
 MAX_PAGE_SIZE = 512  # SyncFolderItems returns at most 512 changes per request
 MIME_PER_REQUEST = 25  # MIME contents per GetItem: the sync core's chunk of bodies (itself bounded in bytes)
 HEADER_FIELDS = (
@@ -205,8 +200,10 @@ class EwsThrottled(MailConnectionError):
 
 
 @dataclasses.dataclass(frozen=True)
-class EwsSettings:
-    """How to reach one mailbox.
+class EwsSettings(delta_sync.HttpSettings):
+    """How to reach one mailbox (plus the keywords of
+    :class:`~mailsync.delta_sync.HttpSettings`: ``timeout``,
+    ``max_retry_wait``, ``retries``).
 
     :param email: the mailbox's primary SMTP address
     :param username: ``DOMAIN\\user`` (NTLM) or ``user@domain``
@@ -215,9 +212,6 @@ class EwsSettings:
     :param ews_url: the EWS endpoint; empty: exchangelib's Autodiscover
     :param cafile: an extra trusted CA bundle for the EWS host (a company
         CA; tests); the system's CAs are trusted as well
-    :param timeout: seconds per HTTP request
-    :param max_retry_wait: the longest back-off honoured, in seconds
-    :param retries: busy answers retried per request before giving up
     """
 
     email: str
@@ -226,9 +220,6 @@ class EwsSettings:
     auth_type: str = "ntlm"
     ews_url: str = ""
     cafile: str | None = None
-    timeout: float = 30.0
-    max_retry_wait: float = 30.0
-    retries: int = 3
 
     @property
     def host(self):
@@ -428,15 +419,6 @@ def _forget_stale_protocol(config):
 # -- header blocks -----------------------------------------------------------------
 
 
-def _header_value(text):
-    text = " ".join(str(text or "").split())
-    if text.isascii():
-        return text
-    from email.header import Header
-
-    return Header(text, "utf-8").encode()
-
-
 def _mailbox(mailbox):
     if mailbox is None:
         return ""
@@ -473,87 +455,45 @@ def header_block(item):
         ("To", _mailboxes(item.to_recipients)),
         ("Cc", _mailboxes(item.cc_recipients)),
         ("Bcc", _mailboxes(item.bcc_recipients)),
-        ("Subject", _header_value(item.subject)),
+        ("Subject", delta_sync.header_value(item.subject)),
         ("Date", _date(item.datetime_sent or item.datetime_received)),
         ("Message-ID", " ".join(str(item.message_id or "").split())),
         ("In-Reply-To", " ".join(str(item.in_reply_to or "").split())),
         ("References", " ".join(str(item.references or "").split())),
     ]
-    text = "\r\n".join(f"{name}: {value}" for name, value in fields if value) + "\r\n\r\n"
-    return text.encode("utf-8", "replace")
+    return delta_sync.header_block_of(fields)
 
 
-# -- state, records, batches -------------------------------------------------------
+# -- state, the sync ----------------------------------------------------------------
 
 
 @dataclasses.dataclass
-class EwsFolderState(FolderState):
-    """:class:`~mailsync.imap_sync.FolderState` plus EWS's ``SyncState`` of
-    the folder (opaque, base64) after the last committed page. ``uidvalidity``
-    is always 1: item ids do not change while the item stays in the folder."""
+class EwsFolderState(delta_sync.DeltaFolderState):
+    """:class:`~mailsync.delta_sync.DeltaFolderState` with EWS's
+    ``SyncState`` of the folder (opaque, base64) after the last committed page."""
+
+    TOKENS = ("sync_state",)
 
     sync_state: str = ""
 
+    @property
+    def caught_up(self):
+        """A SyncState, and the last round ended on ``IncludesLastItemInRange``."""
+        return bool(self.sync_state) and self.done >= self.total
 
-class EwsSyncState(SyncState):
-    """:class:`~mailsync.imap_sync.SyncState` of :class:`EwsFolderState`;
+
+class EwsSyncState(delta_sync.DeltaSyncState):
+    """:class:`~mailsync.delta_sync.DeltaSyncState` of :class:`EwsFolderState`;
     reads another kind's state as empty (a mailbox moved to EWS starts from
     its window and relogs nothing)."""
 
-    @classmethod
-    def from_json(cls, text):
-        try:
-            data = json.loads(text) if text else {}
-        except ValueError:
-            data = {}
-        if not isinstance(data, dict):
-            data = {}
-        fields = {field.name for field in dataclasses.fields(EwsFolderState)}
-        known = dict(FOLDERS)
-        return cls(
-            {
-                name: EwsFolderState(**{key: value for key, value in values.items() if key in fields})
-                for name, values in data.items()
-                if name in known
-                and isinstance(values, dict)
-                and values.get("role") == known[name]
-                and "sync_state" in values
-            }
-        )
+    folder_state = EwsFolderState
 
 
-@dataclasses.dataclass(frozen=True)
-class EwsRecord:
-    """One message of a batch before its body is downloaded: ``uid`` is its
-    EWS item id (str), ``raw_headers`` a header block, ``size`` the item's
-    size in bytes (``item:Size``)."""
-
-    folder: str
-    role: str
-    uid: str
-    raw_headers: bytes
-    size: int = 0
-    conversation_id: str = ""
-
-
-@dataclasses.dataclass
-class EwsBatch:
-    folder: str
-    role: str
-    records: list
-    state: EwsSyncState
-    _sync: object = dataclasses.field(repr=False, default=None)
-
-    def fetch_bodies(self, uids):
-        """``{uid: raw MIME bytes}`` of these items; an item deleted meanwhile is absent."""
-        return self._sync.fetch_bodies(list(uids))
-
-
-# -- the sync ----------------------------------------------------------------------
-
-
-class EwsMailboxSync:
-    """Sync one mailbox over EWS (see the module's docstring).
+class EwsMailboxSync(delta_sync.DeltaMailboxSync):
+    """Sync one mailbox over EWS (see the module's docstring): batches are
+    :class:`~mailsync.delta_sync.DeltaBatch` objects whose records'
+    ``uid`` is the EWS item id and ``size`` the item's ``item:Size``.
 
     :param settings: :class:`EwsSettings`
     :param state: the last committed :class:`EwsSyncState` (or any
@@ -564,23 +504,14 @@ class EwsMailboxSync:
     :param account: an exchangelib Account already made (else :func:`connect`)
     """
 
-    def __init__(self, settings, state=None, since=None, batch_size=DEFAULT_PAGE_SIZE, account=None):
-        self.settings = settings
+    state_class = EwsSyncState
+
+    def __init__(self, settings, state=None, since=None, batch_size=delta_sync.DEFAULT_PAGE_SIZE, account=None):
+        super().__init__(settings, state, since, batch_size)
+        self.batch_size = min(self.batch_size, MAX_PAGE_SIZE)
         self.errors = _Errors(settings)
-        if state is None or not isinstance(state, EwsSyncState):
-            state = EwsSyncState.from_json(state.to_json() if state is not None else None)
-        self.state = copy.deepcopy(state)
-        self.since = since
-        self.batch_size = max(1, min(int(batch_size), MAX_PAGE_SIZE))
-        self.listing = None  # no folder listing: the folders are EWS's distinguished ones
         self._account = account
         self.requests = 0  # EWS operations sent (tests, benchmarks)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
 
     def close(self):
         self._account = None  # exchangelib keeps its protocol (and sessions) cached per endpoint
@@ -603,7 +534,7 @@ class EwsMailboxSync:
                 if str(exc).startswith("Reraised from"):  # a connection error, not the server's words
                     raise self.errors.convert(ews_errors.ErrorTimeoutExpired(str(exc))) from None
                 wait = exc.back_off if exc.back_off is not None else 5.0
-                if attempt >= self.settings.retries or wait > self.settings.max_retry_wait:
+                if not self.settings.will_wait(attempt, wait):
                     raise self.errors.make(EwsThrottled, None, f"ErrorServerBusy, back off {wait:g} s") from None
                 time.sleep(wait)
                 continue
@@ -621,130 +552,95 @@ class EwsMailboxSync:
     def _fields(self, names):
         return [FieldPath(field=Message.get_field_by_fieldname(name)) for name in names]
 
-    def check(self):
-        """One SyncFolderItems of at most one change on the inbox (Test
-        Connection): raises the typed error when the mailbox cannot be read.
-        Returns True. Nothing is committed."""
-        account = self.account
-        service = SyncFolderItems(account=account)
-        self._call(
+    def _sync_folder_items(self, folder, sync_state, max_changes, fields=(), sync_scope="NormalItems"):
+        """One ``SyncFolderItems`` of ``folder`` from ``sync_state`` (empty:
+        the folder's beginning), ids only plus the message ``fields``
+        (exchangelib field names).
+
+        :returns: ``(service, [(change type, item)])``; ``service`` holds the
+            answer's ``sync_state`` and ``includes_last_item_in_range``
+        :raises ProtocolError: the server refused the request (its code, e.g.
+            ``ErrorInvalidSyncStateData``, in ``detail``); else the module's
+            typed errors
+        """
+        service = SyncFolderItems(account=self.account)
+        changes = self._call(
             lambda: list(
                 _raise_in(
                     service.call(
-                        folder=self._folder_id("inbox"),
+                        folder=self._folder_id(folder),
                         shape=ID_ONLY,
-                        additional_fields=[],
-                        sync_state=None,
+                        additional_fields=self._fields(fields),
+                        sync_state=sync_state or None,
                         ignore=None,
-                        max_changes_returned=1,
-                        sync_scope=None,
+                        max_changes_returned=max_changes,
+                        sync_scope=sync_scope,
                     )
                 )
             )
         )
+        return service, changes
+
+    def check(self):
+        """One SyncFolderItems of at most one change on the inbox (Test
+        Connection): raises the typed error when the mailbox cannot be read.
+        Returns True. Nothing is committed."""
+        self._sync_folder_items("inbox", "", 1, sync_scope=None)
         return True
 
-    def changed(self):
-        """Whether anything new may be there since the committed state (the
-        idle poll): one ``SyncFolderItems`` per folder from its committed
-        ``SyncState``, asking at most :data:`PROBE_CHANGES` changes, ids only.
-        The answer's new SyncState is thrown away (nothing committed): the
-        full sync asks from the same state, which the server keeps valid.
+    def _folder_changed(self, folder, state):
+        """The idle poll of one folder: one ``SyncFolderItems`` from its
+        committed ``SyncState``, asking at most
+        :data:`~mailsync.delta_sync.PROBE_PAGE_SIZE` changes, ids only. The
+        answer's new SyncState is thrown away (nothing committed): the full
+        sync asks from the same state, which the server keeps valid.
 
-        Nothing new (False): every folder answers no ``Create`` nor
-        ``Update`` and ``IncludesLastItemInRange``. True: a created or
-        updated item, a folder never synced to the end of a round, more
+        False (nothing new): no ``Create`` nor ``Update`` and
+        ``IncludesLastItemInRange``. True: a created or updated item, more
         changes than asked, or a state the server no longer knows
-        (``ErrorInvalidSyncStateData``: the full sync restarts the folder).
-        Raises the module's typed errors otherwise."""
-        for folder, role in FOLDERS:
-            state = self.state.folders.get(folder)
-            if state is None or state.role != role or not state.sync_state or state.done < state.total:
+        (``ErrorInvalidSyncStateData``: the full sync restarts the folder)."""
+        try:
+            service, changes = self._sync_folder_items(folder, state.sync_state, delta_sync.PROBE_PAGE_SIZE)
+        except ProtocolError as error:
+            if "ErrorInvalidSyncStateData" in error.detail:
                 return True
-            service = SyncFolderItems(account=self.account)
-            try:
-                changes = self._call(
-                    lambda service=service, folder=folder, state=state: list(
-                        _raise_in(
-                            service.call(
-                                folder=self._folder_id(folder),
-                                shape=ID_ONLY,
-                                additional_fields=[],
-                                sync_state=state.sync_state,
-                                ignore=None,
-                                max_changes_returned=PROBE_CHANGES,
-                                sync_scope="NormalItems",
-                            )
-                        )
-                    )
-                )
-            except ProtocolError as error:
-                if "ErrorInvalidSyncStateData" in error.detail:
-                    return True
-                raise
-            if any(change in (SyncFolderItems.CREATE, SyncFolderItems.UPDATE) for change, _item in changes):
-                return True
-            if not service.includes_last_item_in_range:
-                return True
-        return False
+            raise
+        if any(change in (SyncFolderItems.CREATE, SyncFolderItems.UPDATE) for change, _item in changes):
+            return True
+        return not service.includes_last_item_in_range
 
-    def batches(self):
-        """Yield :class:`EwsBatch` objects, inbox first; at least one per
-        folder (an empty one carries the new SyncState). Raises the typed
-        errors of the module."""
-        for folder, role in FOLDERS:
-            yield from self._folder_batches(folder, role)
-
-    def _folder_batches(self, folder, role):
-        state = self.state.folders.get(folder)
-        if state is None or state.role != role:
-            state = EwsFolderState(name=folder, role=role, uidvalidity=1)
-            self.state.folders[folder] = state
+    def _folder_pages(self, folder, role, state):
+        """One page per ``SyncFolderItems`` of :attr:`batch_size` changes:
+        the new items received in the window (deletions, updates and flags
+        change nothing here), their headers by :meth:`_records`. A round
+        ends on ``IncludesLastItemInRange`` (or a SyncState that no longer
+        moves); ``ErrorInvalidSyncStateData`` restarts the folder once."""
         if not state.sync_state:
             state.total = state.done = 0
         restarted = False
-        since = self.since
         while True:
             previous = state.sync_state
-            service = SyncFolderItems(account=self.account)
             try:
-                changes = self._call(
-                    lambda service=service, previous=previous: list(
-                        _raise_in(
-                            service.call(
-                                folder=self._folder_id(folder),
-                                shape=ID_ONLY,
-                                additional_fields=self._fields(["datetime_received"]),
-                                sync_state=previous or None,
-                                ignore=None,
-                                max_changes_returned=self.batch_size,
-                                sync_scope="NormalItems",
-                            )
-                        )
-                    )
-                )
+                service, changes = self._sync_folder_items(folder, previous, self.batch_size, ["datetime_received"])
             except ProtocolError as error:
                 if restarted or not previous or "ErrorInvalidSyncStateData" not in error.detail:
                     raise
                 # The server no longer knows this state: start the folder again.
                 restarted = True
-                state.sync_state = ""
-                state.total = state.done = 0
+                state.restart()
                 continue
             ids = []
             for change_type, item in changes:
                 if change_type != SyncFolderItems.CREATE or not getattr(item, "id", None):
                     continue  # read-only: deletions, updates and flags change nothing here
                 received = getattr(item, "datetime_received", None)
-                if since and received and received.date() < since:
+                if self.since and received and received.date() < self.since:
                     continue  # older than the window
                 ids.append((item.id, item.changekey))
             records = self._records(folder, role, ids)
             last = bool(service.includes_last_item_in_range) or service.sync_state == previous
             state.sync_state = service.sync_state or previous
-            state.done += len(records)
-            state.total = state.done if last else state.done + self.batch_size
-            yield EwsBatch(folder, role, records, copy.deepcopy(self.state), self)
+            yield records, last
             if last:
                 return
 
@@ -764,7 +660,7 @@ class EwsMailboxSync:
                 raise self.errors.convert(item)
             conversation = getattr(item.conversation_id, "id", "") if item.conversation_id else ""
             records.append(
-                EwsRecord(
+                delta_sync.DeltaRecord(
                     folder=folder,
                     role=role,
                     uid=str(item.id),
@@ -808,22 +704,10 @@ def _raise_in(results):
         yield result
 
 
-def changed(settings, state, account=None):
-    """:meth:`EwsMailboxSync.changed` of the mailbox of ``settings`` from
-    its committed ``state`` (an :class:`EwsSyncState`)."""
-    with EwsMailboxSync(settings, state, account=account) as sync:
-        return sync.changed()
-
-
-def poll(jobs, workers=DEFAULT_WORKERS):
-    """Idle-poll many EWS mailboxes at once: ``jobs`` is ``[(EwsSettings,
-    EwsSyncState)]``; returns, in order, True (something new, or an error the
-    full sync will report) or False (:func:`mailsync.polling.poll_each`)."""
-    return poll_each([functools.partial(changed, *job) for job in jobs], workers)
-
-
-def fetch_messages(settings, ids, account=None):
-    """Whole messages by item id (for *Retry*): ``{id: raw MIME}``; ids no
-    longer in the mailbox are absent."""
-    with EwsMailboxSync(settings, account=account) as sync:
-        return sync.fetch_bodies(ids)
+# The module's entry points, as mailsync.imap_sync's (``account=``: an
+# exchangelib Account already made): the idle poll of one mailbox from its
+# committed EwsSyncState, of many at once (``[(EwsSettings, EwsSyncState)]``),
+# and whole messages by item id for *Retry*.
+changed = EwsMailboxSync.probe
+poll = EwsMailboxSync.poll
+fetch_messages = EwsMailboxSync.fetch_messages

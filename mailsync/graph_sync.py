@@ -3,9 +3,12 @@ Microsoft Graph, read-only, in batches, resumable at any point.
 
 Same contract as :mod:`mailsync.imap_sync` (the sync core does not know
 which one it talks to): :meth:`GraphMailboxSync.batches` yields
-:class:`GraphBatch` objects (``folder``, ``role``, ``records`` with ``uid``,
-``raw_headers`` and ``size``, ``state`` to commit with the batch, and
-``fetch_bodies(uids)``).
+:class:`mailsync.delta_sync.DeltaBatch` objects (``folder``, ``role``,
+``records`` with ``uid``, ``raw_headers`` and ``size``, ``state`` to commit
+with the batch, and ``fetch_bodies(uids)``). What Graph's delta query shares
+with EWS's SyncFolderItems (the folder table, the committed state, batches,
+the folder loop, the idle poll's entry points) lives in
+:mod:`mailsync.delta_sync`; this module speaks Graph.
 
 Per folder (``inbox`` and ``sentitems``, Graph's well-known folder names) a
 delta query (https://learn.microsoft.com/en-us/graph/delta-query-messages,
@@ -58,36 +61,29 @@ the caller resumes from its last committed state),
 
 import base64
 import binascii
-import contextlib
-import copy
 import dataclasses
 import datetime
 import email.utils
-import functools
-import json
 import time
 import urllib.parse
 
 import requests
 
-from .errors import (
-    AuthenticationFailed,
-    ConnectionLost,
-    ConnectionTimeout,
-    HostUnreachable,
-    MailConnectionError,
-    ProtocolError,
-    TlsError,
+from . import errors
+from .delta_sync import (
+    DEFAULT_PAGE_SIZE,
+    PROBE_PAGE_SIZE,
+    DeltaFolderState,
+    DeltaMailboxSync,
+    DeltaRecord,
+    DeltaSyncState,
+    HttpSettings,
+    header_block_of,
+    header_value,
 )
 from .graph import GRAPH_URL
-from .imap_sync import INBOX, SENT, FolderState, SyncState
-from .polling import DEFAULT_WORKERS, poll_each
 
 PROTOCOL = "Graph"
-# Graph's well-known folder names -> the sync's roles, in sync order.
-FOLDERS = (("inbox", INBOX), ("sentitems", SENT))
-DEFAULT_PAGE_SIZE = 200
-PROBE_PAGE_SIZE = 10  # entries an idle poll asks per folder (more: something happened, sync it)
 BODIES_PER_BATCH = 20  # JSON batching's limit of requests per $batch
 SELECT = (
     "internetMessageId",
@@ -114,7 +110,7 @@ RESYNC_CODES = {"syncstatenotfound", "resyncrequired", "syncstateinvalid"}
 MAILBOX_CODES = {"errorinvaliduser", "mailboxnotenabledforrestapi", "mailboxnotsupportedforrestapi", "resourcenotfound"}
 
 
-class GraphConsentMissing(MailConnectionError):
+class GraphConsentMissing(errors.MailConnectionError):
     """403: the token lacks the Mail.Read permission (delegated: the user
     or the administrator has not consented; application: no admin consent,
     or an application access policy excludes this mailbox)."""
@@ -129,7 +125,7 @@ class GraphConsentMissing(MailConnectionError):
     }
 
 
-class GraphMailboxNotFound(MailConnectionError):
+class GraphMailboxNotFound(errors.MailConnectionError):
     """404 on the mailbox: no such user, or no Exchange Online mailbox."""
 
     code = "graph_mailbox"
@@ -141,7 +137,7 @@ class GraphMailboxNotFound(MailConnectionError):
     }
 
 
-class GraphThrottled(MailConnectionError):
+class GraphThrottled(errors.MailConnectionError):
     """429/503 still refused after the bounded waits: try later."""
 
     code = "graph_throttled"
@@ -154,7 +150,7 @@ class GraphThrottled(MailConnectionError):
     }
 
 
-class GraphTokenRefused(AuthenticationFailed):
+class GraphTokenRefused(errors.AuthenticationFailed):
     """401: the access token was refused (expired, revoked, another tenant)."""
 
     code = "graph_token"
@@ -168,27 +164,24 @@ class GraphTokenRefused(AuthenticationFailed):
 
 
 @dataclasses.dataclass(frozen=True)
-class GraphSettings:
-    """How to reach one mailbox.
+class GraphSettings(HttpSettings):
+    """How to reach one mailbox (plus the keywords of
+    :class:`~mailsync.delta_sync.HttpSettings`: ``timeout``,
+    ``max_retry_wait``, ``retries``).
 
     :param access_token: a Graph token (delegated ``Mail.Read`` or app-only
         with the application permission ``Mail.Read``)
     :param mailbox: the mailbox's address (or user id) for an app-only token;
         None for a delegated token (``/me``)
     :param base_url: Graph's root with its version (tests: the local server)
-    :param cafile: an extra trusted CA (tests)
-    :param timeout: seconds per HTTP request
-    :param max_retry_wait: the longest ``Retry-After`` honoured, in seconds
-    :param retries: throttled answers retried per request before giving up
+    :param cafile: the CA bundle that verifies Graph's certificate instead of
+        the system's (tests)
     """
 
     access_token: str = dataclasses.field(repr=False)
     mailbox: str | None = None
     base_url: str = GRAPH_URL
     cafile: str | None = None
-    timeout: float = 30.0
-    max_retry_wait: float = 30.0
-    retries: int = 3
 
     @property
     def host(self):
@@ -206,66 +199,29 @@ class GraphSettings:
 
 
 @dataclasses.dataclass
-class GraphFolderState(FolderState):
-    """:class:`~mailsync.imap_sync.FolderState` plus the delta links: during a
-    round, ``next_link`` (the page after the last committed one); between
-    rounds, ``delta_link``. ``uidvalidity`` is always 1: immutable ids do
-    not change (a restarted delta gives the same ids)."""
+class GraphFolderState(DeltaFolderState):
+    """:class:`~mailsync.delta_sync.DeltaFolderState` with the delta links:
+    during a round, ``next_link`` (the page after the last committed one);
+    between rounds, ``delta_link``. Immutable ids do not change (a restarted
+    delta gives the same ids)."""
+
+    TOKENS = ("delta_link", "next_link")
 
     delta_link: str = ""
     next_link: str = ""
 
-
-class GraphSyncState(SyncState):
-    """:class:`~mailsync.imap_sync.SyncState` of :class:`GraphFolderState`;
-    reads an IMAP state as empty (other folder names), so a mailbox moved
-    from IMAP to Graph starts from its window (and relogs nothing)."""
-
-    @classmethod
-    def from_json(cls, text):
-        try:
-            data = json.loads(text) if text else {}
-        except ValueError:
-            data = {}
-        if not isinstance(data, dict):
-            data = {}
-        fields = {field.name for field in dataclasses.fields(GraphFolderState)}
-        known = dict(FOLDERS)
-        return cls(
-            {
-                name: GraphFolderState(**{key: value for key, value in values.items() if key in fields})
-                for name, values in data.items()
-                if name in known and isinstance(values, dict) and values.get("role") == known[name]
-            }
-        )
+    @property
+    def caught_up(self):
+        """A deltaLink, and no nextLink pending."""
+        return bool(self.delta_link) and not self.next_link
 
 
-@dataclasses.dataclass(frozen=True)
-class GraphRecord:
-    """One message of a batch, before its body is downloaded: ``uid`` is its
-    immutable id (str), ``raw_headers`` a header block (bytes), ``size`` 0
-    (Graph does not say it before the download)."""
+class GraphSyncState(DeltaSyncState):
+    """:class:`~mailsync.delta_sync.DeltaSyncState` of :class:`GraphFolderState`;
+    reads another kind's state (IMAP, EWS) as empty, so a mailbox moved to
+    Graph starts from its window (and relogs nothing)."""
 
-    folder: str
-    role: str
-    uid: str
-    raw_headers: bytes
-    size: int = 0
-    conversation_id: str = ""
-
-
-@dataclasses.dataclass
-class GraphBatch:
-    folder: str
-    role: str
-    records: list
-    state: GraphSyncState
-    _sync: object = dataclasses.field(repr=False, default=None)
-
-    def fetch_bodies(self, uids):
-        """``{uid: raw MIME bytes}`` of these messages (JSON batching, 20 per
-        request); a message deleted meanwhile is absent."""
-        return self._sync.fetch_bodies(list(uids))
+    folder_state = GraphFolderState
 
 
 class GraphClient:
@@ -304,7 +260,7 @@ class GraphClient:
             if response.status_code not in (429, 503):
                 return response
             wait = retry_after(response.headers.get("Retry-After"))
-            if attempt >= self.settings.retries or wait > self.settings.max_retry_wait:
+            if not self.settings.will_wait(attempt, wait):
                 raise self._error(GraphThrottled, None, _graph_detail(response))
             time.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -317,17 +273,17 @@ class GraphClient:
                 method, url, headers=headers, json=json_body, verify=settings.cafile or True, timeout=settings.timeout
             )
         except requests.exceptions.SSLError as exc:
-            raise self._error(TlsError, "certificate", type(exc).__name__) from None
+            raise self._error(errors.TlsError, "certificate", type(exc).__name__) from None
         except requests.exceptions.ConnectTimeout:
-            raise self._error(ConnectionTimeout) from None
+            raise self._error(errors.ConnectionTimeout) from None
         except requests.exceptions.ReadTimeout:
-            raise self._error(ConnectionTimeout) from None
+            raise self._error(errors.ConnectionTimeout) from None
         except requests.exceptions.ConnectionError as exc:
             if self._answered:
-                raise self._error(ConnectionLost, None, type(exc).__name__) from None
-            raise self._error(HostUnreachable, None, type(exc).__name__) from None
+                raise self._error(errors.ConnectionLost, None, type(exc).__name__) from None
+            raise self._error(errors.HostUnreachable, None, type(exc).__name__) from None
         except requests.RequestException as exc:
-            raise self._error(ProtocolError, None, type(exc).__name__) from None
+            raise self._error(errors.ProtocolError, None, type(exc).__name__) from None
         self._answered = True
         return response
 
@@ -341,15 +297,15 @@ class GraphClient:
             raise self._error(GraphConsentMissing, None, detail)
         if status == 404:
             raise self._error(GraphMailboxNotFound, None, detail)
-        raise self._error(ProtocolError, None, detail or f"HTTP {status}")
+        raise self._error(errors.ProtocolError, None, detail or f"HTTP {status}")
 
     def json(self, response):
         try:
             data = response.json()
         except ValueError:
-            raise self._error(ProtocolError, None, f"HTTP {response.status_code}: not JSON") from None
+            raise self._error(errors.ProtocolError, None, f"HTTP {response.status_code}: not JSON") from None
         if not isinstance(data, dict):
-            raise self._error(ProtocolError, None, f"HTTP {response.status_code}: not a JSON object")
+            raise self._error(errors.ProtocolError, None, f"HTTP {response.status_code}: not a JSON object")
         return data
 
 
@@ -384,16 +340,6 @@ def _graph_detail(response):
 
 
 # -- header blocks -----------------------------------------------------------------
-
-
-def _header_value(text):
-    """A header value on one line, RFC 2047-encoded where not ASCII."""
-    text = " ".join(str(text or "").split())
-    if text.isascii():
-        return text
-    from email.header import Header
-
-    return Header(text, "utf-8").encode()
 
 
 def _address(recipient):
@@ -434,27 +380,30 @@ def header_block(item):
             name, value = str(header.get("name") or ""), str(header.get("value") or "")
             if name.lower() in KEPT_HEADERS and name.isascii() and name.strip() == name and name:
                 lines.append(f"{name}: {' '.join(value.split())}")
-    if not lines:
-        fields = [
+    if lines:  # the message's own lines, as they are
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "replace")
+    return header_block_of(
+        [
             ("From", _address(item.get("from"))),
             ("Sender", _address(item.get("sender")) if item.get("sender") != item.get("from") else ""),
             ("To", ", ".join(filter(None, map(_address, item.get("toRecipients") or [])))),
             ("Cc", ", ".join(filter(None, map(_address, item.get("ccRecipients") or [])))),
             ("Bcc", ", ".join(filter(None, map(_address, item.get("bccRecipients") or [])))),
-            ("Subject", _header_value(item.get("subject"))),
+            ("Subject", header_value(item.get("subject"))),
             ("Date", _graph_date(item.get("sentDateTime") or item.get("receivedDateTime"))),
             ("Message-ID", " ".join(str(item.get("internetMessageId") or "").split())),
         ]
-        lines = [f"{name}: {value}" for name, value in fields if value]
-    text = "\r\n".join(lines) + "\r\n\r\n"
-    return text.encode("utf-8", "replace")
+    )
 
 
 # -- the sync ----------------------------------------------------------------------
 
 
-class GraphMailboxSync(contextlib.AbstractContextManager):
-    """Sync one mailbox over Graph (see the module's docstring).
+class GraphMailboxSync(DeltaMailboxSync):
+    """Sync one mailbox over Graph (see the module's docstring): batches are
+    :class:`~mailsync.delta_sync.DeltaBatch` objects whose records' ``uid``
+    is the message's immutable id and ``size`` 0 (Graph does not say it
+    before the download).
 
     :param settings: :class:`GraphSettings`
     :param state: the last committed :class:`GraphSyncState` (or any
@@ -462,21 +411,15 @@ class GraphMailboxSync(contextlib.AbstractContextManager):
     :param since: ``datetime.date``: the first round takes what was
         received since then (None: everything)
     :param batch_size: messages per page (``odata.maxpagesize``), hence per batch
+    :param session: a requests Session to send through (else a new one)
     """
 
-    def __init__(self, settings, state=None, since=None, batch_size=DEFAULT_PAGE_SIZE, session=None):
-        self.settings = settings
-        self.client = GraphClient(settings, session)
-        if state is None or not isinstance(state, GraphSyncState):
-            state = GraphSyncState.from_json(state.to_json() if state is not None else None)
-        self.state = copy.deepcopy(state)
-        self.since = since
-        self.batch_size = max(1, int(batch_size))
-        self.listing = None  # no folder listing: the folders are Graph's well-known ones
-        self._headers_refused = False
+    state_class = GraphSyncState
 
-    def __exit__(self, *exc_info):
-        self.close()
+    def __init__(self, settings, state=None, since=None, batch_size=DEFAULT_PAGE_SIZE, session=None):
+        super().__init__(settings, state, since, batch_size)
+        self.client = GraphClient(settings, session)
+        self._headers_refused = False
 
     def close(self):
         self.client.close()
@@ -498,48 +441,35 @@ class GraphMailboxSync(contextlib.AbstractContextManager):
             self.client.raise_for_mailbox(response)
         return self.client.json(response).get("displayName") or "Inbox"
 
-    def changed(self):
-        """Whether anything new may be there since the committed state (the
-        idle poll): one request per folder on its committed deltaLink, asking
-        :data:`PROBE_PAGE_SIZE` entries. Graph keeps a deltaLink valid after
-        use (https://learn.microsoft.com/en-us/graph/delta-query-overview,
+    def _folder_changed(self, folder, state):
+        """The idle poll of one folder: one request on its committed
+        deltaLink, asking :data:`~mailsync.delta_sync.PROBE_PAGE_SIZE`
+        entries. Graph keeps a deltaLink valid after use
+        (https://learn.microsoft.com/en-us/graph/delta-query-overview,
         "State tokens"), so the probe's own links are thrown away and nothing
         is consumed nor committed: the full sync asks the same deltaLink.
 
-        Nothing new (False): every folder answers one page without
-        ``@odata.nextLink`` whose ``value`` holds ``@removed`` entries only.
-        True: a new or changed message, a folder never synced to the end of a
-        round (no deltaLink, or a nextLink pending), an expired state (410) or
-        any other answer than 200 (the full sync finds out and reports it).
-        Raises the module's typed errors (network, throttling beyond the
-        bounded waits)."""
-        for folder, role in FOLDERS:
-            state = self.state.folders.get(folder)
-            if state is None or state.role != role or not state.delta_link or state.next_link:
-                return True
-            response = self.client.request("GET", state.delta_link, prefer=f"odata.maxpagesize={PROBE_PAGE_SIZE}")
-            if response.status_code != 200:
-                return True
-            page = self.client.json(response)
-            if page.get("@odata.nextLink") or not page.get("@odata.deltaLink"):
-                return True
-            items = page.get("value")
-            if not isinstance(items, list) or not all(isinstance(item, dict) and "@removed" in item for item in items):
-                return True  # a message created or changed
-        return False
+        False (nothing new): one page without ``@odata.nextLink`` whose
+        ``value`` holds ``@removed`` entries only. True: a new or changed
+        message, an expired state (410) or any other answer than 200 (the
+        full sync finds out and reports it). Raises the module's typed errors
+        (network, throttling beyond the bounded waits)."""
+        response = self.client.request("GET", state.delta_link, prefer=f"odata.maxpagesize={PROBE_PAGE_SIZE}")
+        if response.status_code != 200:
+            return True
+        page = self.client.json(response)
+        if page.get("@odata.nextLink") or not page.get("@odata.deltaLink"):
+            return True
+        items = page.get("value")
+        removed_only = isinstance(items, list) and all(isinstance(item, dict) and "@removed" in item for item in items)
+        return not removed_only  # else a message created or changed
 
-    def batches(self):
-        """Yield :class:`GraphBatch` objects, inbox first; at least one per
-        folder (an empty one carries the new deltaLink). Raises the typed
-        errors of the module."""
-        for folder, role in FOLDERS:
-            yield from self._folder_batches(folder, role)
-
-    def _folder_batches(self, folder, role):
-        state = self.state.folders.get(folder)
-        if state is None or state.role != role:
-            state = GraphFolderState(name=folder, role=role, uidvalidity=1)
-            self.state.folders[folder] = state
+    def _folder_pages(self, folder, role, state):
+        """One page per delta request of :attr:`batch_size` messages: the
+        first round from :meth:`_first_url` (the window), a pending round
+        from its nextLink, a new round from the deltaLink. ``410 Gone`` (or
+        a resync code) restarts the folder once; a 400 naming
+        ``internetMessageHeaders`` drops it from ``$select``."""
         restarted = False
         url = state.next_link or state.delta_link or ""
         if not url:
@@ -553,11 +483,10 @@ class GraphMailboxSync(contextlib.AbstractContextManager):
             status = response.status_code
             if status == 410 or (status in (400, 404) and _is_resync(response) and url):
                 if restarted:
-                    raise self.client._error(ProtocolError, None, _graph_detail(response))
+                    raise self.client._error(errors.ProtocolError, None, _graph_detail(response))
                 # The delta state expired: start the folder again from the window.
                 restarted = True
-                state.delta_link = state.next_link = ""
-                state.total = state.done = 0
+                state.restart()
                 url = ""
                 continue
             if status == 400 and not url and not self._headers_refused and _mentions_headers(response):
@@ -570,16 +499,11 @@ class GraphMailboxSync(contextlib.AbstractContextManager):
             next_link = page.get("@odata.nextLink") or ""
             delta_link = page.get("@odata.deltaLink") or ""
             if not (next_link or delta_link):
-                raise self.client._error(ProtocolError, None, "a delta page without nextLink nor deltaLink")
-            state.done += len(records)
-            if next_link:
-                state.next_link = next_link
-                state.total = state.done + self.batch_size
-            else:
-                state.next_link = ""
+                raise self.client._error(errors.ProtocolError, None, "a delta page without nextLink nor deltaLink")
+            state.next_link = next_link
+            if not next_link:
                 state.delta_link = delta_link
-                state.total = state.done
-            yield GraphBatch(folder, role, records, copy.deepcopy(self.state), self)
+            yield records, not next_link
             if not next_link:
                 return
             url = next_link
@@ -590,7 +514,7 @@ class GraphMailboxSync(contextlib.AbstractContextManager):
             if not isinstance(item, dict) or "@removed" in item or not item.get("id"):
                 continue  # deleted or moved away: read-only, nothing to do
             records.append(
-                GraphRecord(
+                DeltaRecord(
                     folder=folder,
                     role=role,
                     uid=str(item["id"]),
@@ -651,7 +575,7 @@ class GraphMailboxSync(contextlib.AbstractContextManager):
                 # 404: deleted since the delta; anything else: left out, logged from nothing
             if not throttled:
                 return found
-            if attempt >= self.settings.retries or wait > self.settings.max_retry_wait:
+            if not self.settings.will_wait(attempt, wait):
                 raise self.client._error(GraphThrottled, None, f"{len(throttled)} messages throttled in $batch")
             time.sleep(wait)
             pending = throttled
@@ -696,23 +620,10 @@ def _mentions_headers(response):
     return HEADERS_PROPERTY.lower() in _graph_detail(response).lower()
 
 
-def changed(settings, state, session=None):
-    """:meth:`GraphMailboxSync.changed` of the mailbox of ``settings`` from
-    its committed ``state`` (a :class:`GraphSyncState`)."""
-    with GraphMailboxSync(settings, state, session=session) as sync:
-        return sync.changed()
-
-
-def poll(jobs, workers=DEFAULT_WORKERS):
-    """Idle-poll many Graph mailboxes at once: ``jobs`` is
-    ``[(GraphSettings, GraphSyncState)]``; returns, in order, True (something
-    new, or an error the full sync will report) or False
-    (:func:`mailsync.polling.poll_each`)."""
-    return poll_each([functools.partial(changed, *job) for job in jobs], workers)
-
-
-def fetch_messages(settings, ids, session=None):
-    """Whole messages by immutable id (for *Retry*): ``{id: raw MIME}``;
-    ids no longer in the mailbox are absent."""
-    with GraphMailboxSync(settings, session=session) as sync:
-        return sync.fetch_bodies(ids)
+# The module's entry points, as mailsync.imap_sync's (``session=``: a
+# requests Session): the idle poll of one mailbox from its committed
+# GraphSyncState, of many at once (``[(GraphSettings, GraphSyncState)]``), and
+# whole messages by immutable id for *Retry*.
+changed = GraphMailboxSync.probe
+poll = GraphMailboxSync.poll
+fetch_messages = GraphMailboxSync.fetch_messages

@@ -8,6 +8,7 @@ from . import crm_mail_account_sync as crm_mail_account_sync
 from . import crm_mail_account_keys as crm_mail_account_keys
 from . import crm_mail_account_spoofing as crm_mail_account_spoofing
 from . import crm_mail_account_queue as crm_mail_account_queue
+from . import crm_mail_account_web as crm_mail_account_web
 from . import crm_mail_account_graph as crm_mail_account_graph
 from . import crm_mail_account_ews as crm_mail_account_ews
 from . import crm_mail_skipped_message as crm_mail_skipped_message
@@ -16,6 +17,7 @@ from . import ir_mail_server as ir_mail_server
 from . import res_users as res_users
 from . import res_config_settings as res_config_settings
 from . import crm_mail_partner_email as crm_mail_partner_email
+from . import crm_mail_matched_mixin as crm_mail_matched_mixin
 from . import res_partner as res_partner
 from . import crm_mail_interaction_share as crm_mail_interaction_share
 from . import crm_mail_interaction as crm_mail_interaction

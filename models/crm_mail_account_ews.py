@@ -1,15 +1,12 @@
-import contextlib
-import functools
 import urllib.parse
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..mailsync import errors as engine_errors
 from ..mailsync import ews_sync
 from ..tools import mail_network_policy
 from ..tools.messages import describe
-from . import crm_mail_account_sync as sync_core
+from .crm_mail_account_web import WebApi
 
 EWS_AUTH_SELECTION = [("ntlm", "NTLM (Windows)"), ("basic", "Basic")]
 # Changing any of these sends the stored password somewhere else (or otherwise): it is cleared.
@@ -115,63 +112,10 @@ class CrmMailAccountEws(models.Model):
             cafile=params.get_param("crm_mail_sync.ews_cafile") or None,
         )
 
-    # -- the sync's reader -------------------------------------------------
-    @contextlib.contextmanager
-    def _mail_reader(self, state):
-        """EWS's reader for an EWS mailbox (else super()'s); its folder state
-        (the SyncStates) is read from ``sync_state`` itself."""
-        if self.kind != "ews":
-            with super()._mail_reader(state) as reader:
-                yield reader
-            return
-        self.ensure_one()
-        ews_state = ews_sync.EwsSyncState.from_json(self.sudo().sync_state)
-        with ews_sync.EwsMailboxSync(
-            self._ews_settings(), ews_state, since=self.sync_since, batch_size=sync_core.BATCH_SIZE
-        ) as reader:
-            yield reader
-
-    def _idle_probe(self):
-        """An EWS mailbox's idle poll: one SyncFolderItems per folder from
-        its committed SyncStates (:meth:`mailsync.ews_sync.EwsMailboxSync.changed`)."""
-        if self.kind != "ews":
-            return super()._idle_probe()
-        self.ensure_one()
-        state = ews_sync.EwsSyncState.from_json(self.sudo().sync_state)
-        return functools.partial(ews_sync.changed, self._ews_settings(), state)
-
-    def _fetch_again(self, wanted):
-        """*Retry* for an EWS mailbox: items read again by id (``uidvalidity`` "1")."""
-        if self.kind != "ews":
-            return super()._fetch_again(wanted)
-        self.ensure_one()
-        ids = [uid for uids in wanted.values() for uid in uids]
-        bodies = ews_sync.fetch_messages(self._ews_settings(), ids)
-        return {folder: ("1", {uid: bodies[uid] for uid in uids if uid in bodies}) for folder, uids in wanted.items()}
-
-    # -- Test Connection ---------------------------------------------------
-    def action_test_connection(self):
-        """For an EWS mailbox: one SyncFolderItems on its inbox."""
-        if self.kind != "ews":
-            return super().action_test_connection()
-        self.ensure_one()
-        try:
-            settings = self._ews_settings()
-            with ews_sync.EwsMailboxSync(settings) as reader:
-                reader.check()
-        except engine_errors.MailConnectionError as error:
-            return self._connection_failed(ews_failure_message(self.env, error))
-        except UserError as error:
-            return self._connection_failed(error.args[0])
-        self.sudo().write({"state": "connected", "last_error": False, "sent_folder_missing": False})
-        return self._notify(
-            self.env._(
-                "Connected to the Exchange server %(server)s: the mailbox %(email)s can be read.",
-                server=settings.host,
-                email=self.email,
-            ),
-            "success",
-        )
+    @api.model
+    def _web_apis(self):
+        """EWS: items read by id, one SyncFolderItems per folder."""
+        return {**super()._web_apis(), "ews": EWS_API}
 
 
 def check_ews_url(env, url):
@@ -199,3 +143,16 @@ def ews_failure_message(env, error):
     if error.port == EWS_PORT:
         return message
     return mail_network_policy.failure_message(env, "EWS", error.host, error.port, message)
+
+
+def _connected_message(account, settings):
+    return account.env._(
+        "Connected to the Exchange server %(server)s: the mailbox %(email)s can be read.",
+        server=settings.host,
+        email=account.email,
+    )
+
+
+EWS_API = WebApi(
+    ews_sync, ews_sync.EwsSyncState, ews_sync.EwsMailboxSync, "_ews_settings", ews_failure_message, _connected_message
+)

@@ -1,14 +1,10 @@
-import contextlib
-import functools
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..mailsync import errors as engine_errors
 from ..mailsync import graph, graph_sync, oauth
 from ..tools import messages
 from ..tools.messages import describe
-from . import crm_mail_account_sync as sync_core
+from .crm_mail_account_web import WebApi
 
 
 class CrmMailAccountGraph(models.Model):
@@ -93,61 +89,10 @@ class CrmMailAccountGraph(models.Model):
             cafile=params.get_param("crm_mail_sync.microsoft_authority_cafile") or None,
         )
 
-    # -- the sync's reader -------------------------------------------------
-    @contextlib.contextmanager
-    def _mail_reader(self, state):
-        """Graph's reader for a Graph mailbox (else super()'s). The folder
-        state is read from ``sync_state`` itself: the IMAP ``state`` passed
-        in does not carry the delta links."""
-        if self.kind != "graph":
-            with super()._mail_reader(state) as reader:
-                yield reader
-            return
-        self.ensure_one()
-        graph_state = graph_sync.GraphSyncState.from_json(self.sudo().sync_state)
-        with graph_sync.GraphMailboxSync(
-            self._graph_settings(), graph_state, since=self.sync_since, batch_size=sync_core.BATCH_SIZE
-        ) as reader:
-            yield reader
-
-    def _idle_probe(self):
-        """A Graph mailbox's idle poll: one delta request per folder on its
-        committed deltaLinks (:meth:`mailsync.graph_sync.GraphMailboxSync.changed`);
-        the token is asked here, in the cron's thread."""
-        if self.kind != "graph":
-            return super()._idle_probe()
-        self.ensure_one()
-        state = graph_sync.GraphSyncState.from_json(self.sudo().sync_state)
-        return functools.partial(graph_sync.changed, self._graph_settings(), state)
-
-    def _fetch_again(self, wanted):
-        """*Retry* for a Graph mailbox: messages read again by immutable id
-        (``uidvalidity`` is always "1")."""
-        if self.kind != "graph":
-            return super()._fetch_again(wanted)
-        self.ensure_one()
-        ids = [uid for uids in wanted.values() for uid in uids]
-        bodies = graph_sync.fetch_messages(self._graph_settings(), ids)
-        return {folder: ("1", {uid: bodies[uid] for uid in uids if uid in bodies}) for folder, uids in wanted.items()}
-
-    # -- Test Connection ---------------------------------------------------
-    def action_test_connection(self):
-        """For a Graph mailbox: one request to its inbox."""
-        if self.kind != "graph":
-            return super().action_test_connection()
-        self.ensure_one()
-        try:
-            with graph_sync.GraphMailboxSync(self._graph_settings()) as reader:
-                reader.check()
-        except engine_errors.MailConnectionError as error:
-            return self._connection_failed(describe(self.env, error))
-        except UserError as error:
-            return self._connection_failed(error.args[0])
-        self.sudo().write({"state": "connected", "last_error": False, "sent_folder_missing": False})
-        return self._notify(
-            self.env._("Connected to Microsoft Graph: the mailbox %(email)s can be read.", email=self.email),
-            "success",
-        )
+    @api.model
+    def _web_apis(self):
+        """Graph: messages read by immutable id, one delta request per folder."""
+        return {**super()._web_apis(), "graph": GRAPH_API}
 
     @api.model
     def _graph_kind_available(self):
@@ -155,3 +100,12 @@ class CrmMailAccountGraph(models.Model):
         params = self.env["ir.config_parameter"].sudo()
         tenant = params.get_param("crm_mail_sync.microsoft_tenant_id")
         return bool(tenant and params.get_param("crm_mail_sync.microsoft_client_id"))
+
+
+def _connected_message(account, settings):
+    return account.env._("Connected to Microsoft Graph: the mailbox %(email)s can be read.", email=account.email)
+
+
+GRAPH_API = WebApi(
+    graph_sync, graph_sync.GraphSyncState, graph_sync.GraphMailboxSync, "_graph_settings", describe, _connected_message
+)

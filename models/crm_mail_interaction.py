@@ -11,7 +11,6 @@ from odoo.tools import SQL, escape_psql, format_datetime, plaintext2html
 from odoo.tools.mimetypes import guess_mimetype
 
 from ..mailsync import authentication, matching
-from ..mailsync.addresses import normalize, parse_header_addresses
 from ..tools.remote_content import block_remote_content
 from .crm_mail_interaction_share import DIRECTIONS, SHARING, SHARING_ORDER
 
@@ -115,6 +114,8 @@ class CrmMailInteraction(models.Model):
     )
     recipients = fields.Char("To", readonly=True)
     cc = fields.Char(readonly=True)
+    # {"from": [[name, key]], "to": [...], "cc": [...]}: keys of mailsync.addresses.normalize (see _addresses).
+    addresses = fields.Json(readonly=True, help="The From, To and Cc of the email: names and addresses.")
     body = fields.Html(readonly=True)
     body_display = fields.Html(
         "Content",
@@ -123,7 +124,9 @@ class CrmMailInteraction(models.Model):
         help="The body with remote images and style sheets removed, unless “Show images” was clicked.",
     )
     has_remote_content = fields.Boolean(
-        "Remote Content", compute="_compute_has_remote_content", store=True, readonly=True
+        "Remote Content",
+        readonly=True,
+        help="The email loads images or style sheets from other servers (not shown until “Show images”).",
     )
     partner_ids = fields.Many2many(
         "res.partner",
@@ -256,11 +259,6 @@ class CrmMailInteraction(models.Model):
             interaction.attachment_ids = by_interaction.get(interaction.id, attachments.browse())
 
     @api.depends("body")
-    def _compute_has_remote_content(self):
-        for interaction in self:
-            interaction.has_remote_content = block_remote_content(interaction.body)[1]
-
-    @api.depends("body")
     @api.depends_context("crm_mail_show_images")
     def _compute_body_display(self):
         show = self.env.context.get("crm_mail_show_images")
@@ -271,11 +269,12 @@ class CrmMailInteraction(models.Model):
                 interaction.body_display = block_remote_content(interaction.body)[0]
 
     def _chatter_body(self):
-        """The body of this email's chatter entries: its body without remote
-        content (the From/To/date block is rendered when read, see
-        ``_chatter_display``)."""
+        """``(body, blocked)``: the body of this email's chatter entries, its
+        body without remote content (the From/To/date block is rendered when
+        read, see ``_chatter_display``), and whether anything was removed.
+        One HTML parse."""
         self.ensure_one()
-        body = block_remote_content(self.body)[0]
+        body, blocked = block_remote_content(self.body)
         if self.sender_check == authentication.FAIL:
             warning = Markup(
                 '<p class="o_crm_mail_sync_unverified alert alert-danger small mb-1" role="alert">%s</p>'
@@ -285,7 +284,23 @@ class CrmMailInteraction(models.Model):
                 sender=self.sender or "",
             )
             body = warning + Markup(body or "")
-        return body
+        return body, blocked
+
+    def _addresses(self, *kinds):
+        """``[(display name, address key)]`` of this email's ``kinds``
+        (``"from"``, ``"to"``, ``"cc"``), in order, de-duplicated: the
+        addresses its headers gave when it was logged (keys from
+        ``mailsync.addresses.normalize``), never parsed again from the
+        displayed From/To/Cc."""
+        self.ensure_one()
+        stored = self.addresses or {}
+        pairs, seen = [], set()
+        for kind in kinds:
+            for name, key in stored.get(kind, ()):
+                if key not in seen:
+                    seen.add(key)
+                    pairs.append((name, key))
+        return pairs
 
     @api.depends("share_ids.owner_id", "share_ids.account_id")
     @api.depends_context("uid")
@@ -527,6 +542,7 @@ class CrmMailInteraction(models.Model):
                     "sender": _format_addresses(headers.sender),
                     "recipients": _format_addresses(headers.to),
                     "cc": _format_addresses(headers.cc),
+                    "addresses": {"from": headers.sender, "to": headers.to, "cc": headers.cc},
                     "body": self._body_html(content),
                     "partner_ids": [fields.Command.set(partner_ids)],
                     "lead_ids": [fields.Command.set(lead_ids)],
@@ -548,8 +564,8 @@ class CrmMailInteraction(models.Model):
             if error.diag.table_name in (self._table, "crm_mail_interaction_share"):
                 raise LoggedConcurrently(str(error)) from None
             raise
-        created._store_attachments(contents)
-        created._post_in_chatters()
+        attachments = created._store_attachments(contents)
+        created._post_in_chatters(attachments=attachments)
         for email, _sharer, partner_ids, lead_ids in joined:
             new_partners = set(partner_ids) - set(email.partner_ids.ids)
             new_leads = set(lead_ids) - set(email.lead_ids.ids)
@@ -627,12 +643,18 @@ class CrmMailInteraction(models.Model):
         Their MIME type is guessed from their content (Odoo's
         ``guess_mimetype``), never taken from the sender; HTML, SVG and other
         XML are stored as ``text/plain`` (``attachments_mime_plainxml``), so
-        the browser never renders them inline from Odoo's origin."""
+        the browser never renders them inline from Odoo's origin.
+
+        Returns ``{interaction id: [attachment id]}`` (every interaction of
+        ``self``), so that their chatter entries need not search them again."""
         Attachment = self.env["ir.attachment"].sudo().with_context(attachments_mime_plainxml=True)
         group, group_bytes = [], 0
+        stored = {interaction.id: [] for interaction in self}
 
         def store():
             created = Attachment.create(group)
+            for values, attachment_id in zip(group, created.ids, strict=True):
+                stored[values["res_id"]].append(attachment_id)
             created.flush_recordset()
             created.invalidate_recordset()
             group.clear()
@@ -655,20 +677,35 @@ class CrmMailInteraction(models.Model):
         if group:
             store()
         self.invalidate_recordset(["attachment_ids"])
+        return stored
 
-    def _post_in_chatters(self, records=None):
+    def _post_in_chatters(self, records=None, attachments=None):
         """An email-style entry in the chatter of each contact and opportunity
         of each interaction (or only of ``records``: ``[(model, id)]``, for a
-        single interaction). One create for all.
+        single interaction). One create for all. ``attachments``:
+        ``{interaction id: [attachment id]}`` when the caller has just stored
+        them (else they are read).
 
         A record whose chatter already holds the email's Message-ID (Odoo
         sent it from there, or received it through an alias) gets no entry:
-        one Message-ID is one entry per record."""
+        one Message-ID is one entry per record.
+
+        The pass that takes remote content out of the entries' body also
+        records whether there was any (``has_remote_content``)."""
         note = self.env.ref("mail.mt_note").id
         authors = self._authors()
         held = self._held_by_odoo()
-        vals_list = []
+        if attachments:
+            # What mail.message's create reads of them, in one query for all.
+            self.env["ir.attachment"].browse([aid for ids in attachments.values() for aid in ids]).fetch(
+                ["res_model", "res_id"]
+            )
+        vals_list, remote = [], self.browse()
         for interaction in self:
+            body, blocked = interaction._chatter_body()
+            if blocked and not interaction.has_remote_content:
+                remote |= interaction
+            attachment_ids = attachments[interaction.id] if attachments is not None else interaction.attachment_ids.ids
             targets = records
             if targets is None:
                 targets = [("res.partner", pid) for pid in interaction.partner_ids.ids]
@@ -682,12 +719,14 @@ class CrmMailInteraction(models.Model):
                 "email_from": interaction.sender,
                 "reply_to": interaction.sender,  # as sent; and spares mail's reply-to computation
                 "subject": interaction.subject,
-                "body": interaction._chatter_body(),
+                "body": body,
                 "date": interaction.date,
-                "attachment_ids": [fields.Command.set(interaction.attachment_ids.ids)],
+                "attachment_ids": [fields.Command.set(attachment_ids)],
                 "crm_mail_interaction_id": interaction.id,
             }
             vals_list += [{**values, "model": model, "res_id": res_id} for model, res_id in targets]
+        if remote:
+            remote.write({"has_remote_content": True})
         if vals_list:
             self.env["mail.message"].sudo().create(vals_list)
 
@@ -723,8 +762,8 @@ class CrmMailInteraction(models.Model):
                 authors[interaction.id] = senders.sorted("id")[0].owner_id.partner_id.id
             elif interaction.sender_check == authentication.FAIL:
                 authors[interaction.id] = False
-            elif interaction.sender:
-                keys[interaction.id] = normalize(interaction.sender.rsplit("<", 1)[-1].rstrip(">"))
+            elif senders := interaction._addresses("from"):
+                keys[interaction.id] = senders[0][1]
         if keys:
             by_key = self._partners_by_key(keys.values())
             for interaction in self.filtered(lambda i: i.id in keys):
@@ -734,8 +773,15 @@ class CrmMailInteraction(models.Model):
 
     def _partner_of(self, key):
         """The linked contact with this address (main or secondary), if any."""
-        found = self._partners_by_key([key]).get(key, set())
-        return self.partner_ids.filtered(lambda partner: partner.id in found)[:1]
+        return self._linked_partners([key]).get(key, self.env["res.partner"])[:1]
+
+    def _linked_partners(self, keys):
+        """``{key: res.partner}``: the contacts linked to these emails whose
+        main or secondary address is one of ``keys`` (through
+        ``_partners_by_key``, one query)."""
+        by_key = self._partners_by_key(keys)
+        linked = self.partner_ids
+        return {key: linked.filtered(lambda partner, ids=ids: partner.id in ids) for key, ids in by_key.items()}
 
     def _chatter_display(self, user):
         """What the chatter shows around each of these emails' entries, for
@@ -836,10 +882,11 @@ class CrmMailInteraction(models.Model):
         the first contact (else first recipient) of a sent one."""
         self.ensure_one()
         if self.direction == matching.RECEIVED:
-            candidates = parse_header_addresses(self.sender or "")
+            candidates = self._addresses("from")
         else:
-            candidates = parse_header_addresses(self.recipients or "", self.cc or "")
-            candidates = [c for c in candidates if self._partner_of(c[1])] or candidates
+            candidates = self._addresses("to", "cc")
+            linked = self._linked_partners([key for _name, key in candidates])
+            candidates = [c for c in candidates if linked.get(c[1])] or candidates
         return candidates[0] if candidates else ("", "")
 
     def _thread(self):

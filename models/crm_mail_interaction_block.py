@@ -3,11 +3,10 @@
 blocklist of crm_mail_prospects.py (blocking removes what was logged from
 that sender for that user)."""
 
-from odoo import models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..mailsync import matching
-from ..mailsync.addresses import parse_header_addresses
 
 KINDS = ("address", "domain")
 
@@ -15,11 +14,20 @@ KINDS = ("address", "domain")
 class CrmMailInteractionBlock(models.Model):
     _inherit = "crm.mail.interaction"
 
+    can_block_sender = fields.Boolean(
+        compute="_compute_can_block_sender",
+        help="Whether you may block this email's sender: it was received in one of your own mailboxes.",
+    )
+
+    @api.depends_context("uid")
+    def _compute_can_block_sender(self):
+        for interaction in self:
+            interaction.can_block_sender = interaction._blockable_by(self.env.user)
+
     def _sender_address(self):
         """The sender's address of this email (``name@domain``, normalized),
         or ``""``."""
-        self.ensure_one()
-        senders = parse_header_addresses(self.sender or "")
+        senders = self._addresses("from")
         return senders[0][1] if senders else ""
 
     def _blockable_by(self, user):
@@ -120,3 +128,14 @@ class CrmMailInteractionBlock(models.Model):
                 count=count,
             ),
         }
+
+    def action_block_sender(self):
+        """*Block Sender* on the email's form: as from its chatter entry
+        (``crm_mail_block_sender``), then the current user's blocklist is
+        opened.
+
+        :raises AccessError: as ``crm_mail_block_sender``: only a sharer who
+            received this email may block its sender
+        """
+        self.crm_mail_block_sender("address")
+        return self.env["ir.actions.act_window"]._for_xml_id("crm_mail_sync.crm_mail_blocked_sender_action")

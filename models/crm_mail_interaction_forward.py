@@ -17,15 +17,11 @@ stay. The limits of the key are in mailsync/forwarded.py.
 """
 
 import datetime
-import re
 from collections import defaultdict
 
 from odoo import api, fields, models
 
 from ..mailsync import forwarded
-from ..mailsync.addresses import normalize
-
-_BRACKETED = re.compile(r"<([^<>]*)>\s*$")
 
 
 class CrmMailInteraction(models.Model):
@@ -39,12 +35,14 @@ class CrmMailInteraction(models.Model):
         help="Hash of the sender, the date (to the minute) and the subject: what an inline forward shows of it.",
     )
 
-    @api.depends("sender", "subject", "date")
+    @api.depends("addresses", "subject", "date")
     def _compute_forward_key(self):
+        # The sender as forwarded.headers_key takes it: the first From.
         for interaction in self:
+            senders = interaction._addresses("from")
             interaction.forward_key = (
                 forwarded.forward_key(
-                    _sender_key(interaction.sender),
+                    senders[0][1] if senders else None,
                     interaction.subject,
                     fields.Datetime.to_datetime(interaction.date).replace(tzinfo=datetime.UTC)
                     if interaction.date
@@ -110,11 +108,3 @@ class CrmMailInteraction(models.Model):
         if headers.date:
             values["date"] = headers.date.replace(tzinfo=None)
         self.write(values)
-
-
-def _sender_key(sender):
-    """The matching key of a stored ``sender`` ("Name <address>" or "address")."""
-    if not sender:
-        return None
-    match = _BRACKETED.search(sender)
-    return normalize(match.group(1) if match else sender)

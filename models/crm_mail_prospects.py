@@ -20,7 +20,7 @@ from odoo.tools import SQL
 
 from ..mailsync import conversation, exclusions, imap, matching, message
 from ..mailsync import errors as engine_errors
-from ..mailsync.addresses import Exclusions, parse_header_addresses
+from ..mailsync.addresses import Exclusions
 from ..mailsync.imap_sync import SyncState
 from ..tools.messages import describe
 from .crm_mail_account_sync import DEFAULT_MAX_ATTACHMENT_MB, _Retried
@@ -573,11 +573,11 @@ def _blocked_interaction(interaction, rule):
     """A logged email from a blocked sender, or sent only to blocked people
     (its contacts' addresses, else all its recipients)."""
     if interaction.direction == matching.RECEIVED:
-        senders = parse_header_addresses(interaction.sender or "")
+        senders = interaction._addresses("from")
         return bool(senders) and rule.matches(senders[0][1])
     customers = [key for key in interaction.partner_ids.mapped("mail_match_key") if key]
     if not customers:
-        customers = [key for _name, key in parse_header_addresses(interaction.recipients or "", interaction.cc or "")]
+        customers = [key for _name, key in interaction._addresses("to", "cc")]
     return bool(customers) and all(rule.matches(key) for key in customers)
 
 
@@ -650,16 +650,6 @@ class CrmMailInteractionFilters(models.Model):
 
     def _search_unanswered(self, operator, value):
         return [("id", "in" if _wants_true(operator, value) else "not in", self._unanswered_ids())]
-
-    def action_block_sender(self):
-        """Block the sender of this received email for the current user: what
-        was logged from them for this user is removed."""
-        self.ensure_one()
-        senders = parse_header_addresses(self.sender or "")
-        if not senders:
-            raise UserError(self.env._("This email has no sender address to block."))
-        self.env["crm.mail.blocked.sender"]._block(senders[0][1], "address")
-        return self.env["ir.actions.act_window"]._for_xml_id("crm_mail_sync.crm_mail_blocked_sender_action")
 
 
 class ResUsersBlockedSenders(models.Model):

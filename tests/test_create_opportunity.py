@@ -1,3 +1,6 @@
+import importlib.util
+import os
+
 from odoo.exceptions import AccessError
 from odoo.tests import Form, new_test_user, tagged
 
@@ -94,6 +97,39 @@ class TestCreateOpportunity(InteractionCase):
         lead = self.env["crm.lead"].browse(form.save().action_create()["res_id"])
         self.assertEqual((lead.partner_id.name, lead.partner_id.parent_id), ("Dora Acme", self.acme))
         self.assertEqual(lead.name, "tender")
+
+    def test_a_sender_name_with_a_comma_is_proposed_whole(self):
+        # The name and address come from the headers as logged, not read back
+        # from the displayed From ("Acme, Dora <dora@acme.example>" split at
+        # its comma gave "Dora").
+        self.env["res.partner"].create({"name": "Carl Acme", "email": "carl@acme.example"})
+        logged, _fetched = self.ingest(
+            self.sam_box,
+            raw_email('"Acme, Dora" <dora@acme.example>', "sam@ourcompany.example, carl@acme.example"),
+        )
+        form = self.wizard(logged)
+        self.assertEqual((form.new_contact_name, form.new_contact_email), ("Acme, Dora", "dora@acme.example"))
+
+    def test_emails_logged_before_get_their_addresses_from_the_displayed_ones(self):
+        """migrations/19.0.1.3.0: emails logged before 1.3.0 have only the
+        displayed From/To/Cc; the migration gives them structured addresses."""
+        logged, _fetched = self.ingest(
+            self.sam_box,
+            raw_email("Bea <bea@customer.example>", "sam@ourcompany.example", cc="Carl <carl@acme.example>"),
+        )
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE crm_mail_interaction SET addresses = NULL WHERE id = %s", [logged.id])
+        logged.invalidate_recordset()
+        path = os.path.join(os.path.dirname(__file__), "..", "migrations", "19.0.1.3.0", "post-migrate.py")
+        spec = importlib.util.spec_from_file_location("crm_mail_sync_migrate_1_3", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.migrate(self.env.cr, "19.0.1.2.0")
+        logged.invalidate_recordset()
+        self.assertEqual(logged._addresses("from"), [("Bea", "bea@customer.example")])
+        self.assertEqual(logged._addresses("to", "cc"), [("", "sam@ourcompany.example"), ("Carl", "carl@acme.example")])
+        form = self.wizard(logged)
+        self.assertEqual((form.contact_mode, form.partner_id), ("existing", self.customer))
 
     def test_an_existing_opportunity_of_the_thread_is_offered_instead(self):
         first, _fetched = self.ingest(

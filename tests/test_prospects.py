@@ -118,6 +118,23 @@ class TestNewSendersOverRpc(HttpCase, ProspectsCase):
         )
         self.assertEqual([row["subject"] for row in found], ["Secret deal"])
 
+    def test_a_teammate_cannot_block_the_sender_of_an_email_they_did_not_receive(self):
+        received, _fetched = self.ingest(self.sam_box, raw_email("bea@customer.example", "sam@ourcompany.example"))
+        self.authenticate("tina", "tina")
+        with self.assertRaises(Exception) as caught, mute_logger("odoo.http"):
+            self.make_jsonrpc_request(
+                "/web/dataset/call_kw/crm.mail.interaction/action_block_sender",
+                {
+                    "model": "crm.mail.interaction",
+                    "method": "action_block_sender",
+                    "args": [received.ids],
+                    "kwargs": {},
+                },
+            )
+        self.assertIn("AccessError", str(caught.exception))
+        self.assertFalse(self.env["crm.mail.blocked.sender"].sudo().search([]))
+        self.assertTrue(received.exists())
+
 
 @tagged("post_install", "-at_install")
 class TestContactPolicy(ProspectsCase):
@@ -225,6 +242,21 @@ class TestExclusionsAndBlocklist(ProspectsCase):
             self.sam_box, raw_email("bea@customer.example", "sam@ourcompany.example", subject="Again")
         )
         self.assertTrue(again)
+
+    def test_only_a_sharer_who_received_an_email_may_block_its_sender_from_its_form(self):
+        received, _fetched = self.ingest(self.sam_box, raw_email("bea@customer.example", "sam@ourcompany.example"))
+        sent, _fetched = self.ingest(
+            self.sam_box, raw_email("sam@ourcompany.example", "bea@customer.example", subject="Offer"), role="sent"
+        )
+        self.assertTrue(received.with_user(self.sam).can_block_sender)
+        self.assertFalse(sent.with_user(self.sam).can_block_sender, "Sam sent it: nobody to block")
+        as_tina = received.with_user(self.tina)
+        self.assertEqual(as_tina.sender, received.sender, "Tina reads it: Sam shares it with his team")
+        self.assertFalse(as_tina.can_block_sender)
+        with self.assertRaises(AccessError):
+            as_tina.action_block_sender()
+        self.assertFalse(self.env["crm.mail.blocked.sender"].sudo().search([]), "nothing blocked for Tina")
+        self.assertTrue(received.exists())
 
     def test_a_domain_and_its_subdomains(self):
         Blocked = self.env["crm.mail.blocked.sender"].with_user(self.sam)

@@ -4,10 +4,10 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import email_normalize
 
-from ..mailsync import errors as engine_errors
 from ..mailsync import ews_sync
 from ..mailsync.addresses import domain_of
-from ..models.crm_mail_account_ews import EWS_AUTH_SELECTION, EWS_PORT, check_ews_url, ews_failure_message
+from ..models.crm_mail_account_ews import EWS_API, EWS_AUTH_SELECTION, EWS_PORT, check_ews_url
+from ..models.crm_mail_account_web import connection_failure
 
 
 class CrmMailSetupWizardEws(models.TransientModel):
@@ -80,11 +80,9 @@ class CrmMailSetupWizardEws(models.TransientModel):
         if not self._is_ews():
             return super().action_test()
         self._check_required()
-        try:
-            with ews_sync.EwsMailboxSync(self._ews_settings()) as reader:
-                reader.check()
-        except engine_errors.MailConnectionError as error:
-            self.write({"imap_result": ews_failure_message(self.env, error), "smtp_result": False, "step": "servers"})
+        failure = connection_failure(self.env, EWS_API, self._ews_settings())
+        if failure:
+            self.write({"imap_result": failure, "smtp_result": False, "step": "servers"})
             return self._reopen()
         self.write({"imap_result": self.env._("Connected."), "smtp_result": False, "step": "sharing"})
         return self._reopen()

@@ -10,7 +10,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from mailsync import graph_sync, oauth
+from mailsync import errors, graph_sync, oauth
 from mailsync.imap_sync import FolderState, SyncState
 from mailsync.message import parse_headers
 from mailsync.testing import ALICE, BOB
@@ -256,7 +256,7 @@ def test_a_delegated_sign_in_without_mail_read_consent_says_so(microsoft):
 
 def test_an_unreachable_graph_is_host_unreachable():
     closed = graph_sync.GraphSettings(access_token="t", base_url="https://127.0.0.1:9/v1.0", timeout=3)
-    with pytest.raises(graph_sync.HostUnreachable), graph_sync.GraphMailboxSync(closed) as sync:
+    with pytest.raises(errors.HostUnreachable), graph_sync.GraphMailboxSync(closed) as sync:
         sync.check()
 
 

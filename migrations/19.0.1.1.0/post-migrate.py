@@ -19,6 +19,6 @@ def migrate(cr, version):
     for start in range(0, len(ids), 1000):
         interactions = Interaction.browse(ids[start : start + 1000])
         for interaction in interactions:
-            interaction.mail_message_ids.write({"body": interaction._chatter_body()})
+            interaction.mail_message_ids.write({"body": interaction._chatter_body()[0]})
         env.flush_all()
         env.invalidate_all()
