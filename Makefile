@@ -15,7 +15,7 @@ i18n:  ## export translatable terms to i18n/*.pot and merge them into fr.po and 
 	bash scripts/i18n.sh
 
 bench:  ## sync, matching, Exchange, chatter and queue benchmarks against real Dovecot and Odoo (figures in bench/RESULTS.md); ARGS="--messages 2000", EXCHANGE_ARGS="--messages 500" (default 2000), CHATTER_ARGS="--messages 100000", QUEUE_ARGS="--messages 5000"
-	bash -c 'source scripts/env.sh && ensure_venv && CRM_MAIL_SYNC_ADDONS="$$(addons_link_dir)" "$$PY" bench/run.py $(ARGS) && "$$PY" bench/exchange_bench.py $(EXCHANGE_ARGS) && "$$PY" bench/chatter.py $(CHATTER_ARGS) && CRM_MAIL_SYNC_ADDONS="$$(addons_link_dir)" "$$PY" bench/queue_bench.py --output bench/RESULTS.md $(QUEUE_ARGS)'
+	bash -c 'source scripts/env.sh && ensure_venv && CRM_MAIL_SYNC_ADDONS="$$(addons_link_dir)" "$$PY" bench/run.py $(ARGS) && "$$PY" bench/exchange_bench.py $(EXCHANGE_ARGS) && CRM_MAIL_SYNC_ADDONS="$$(addons_link_dir)" "$$PY" bench/chatter.py $(CHATTER_ARGS) && CRM_MAIL_SYNC_ADDONS="$$(addons_link_dir)" "$$PY" bench/queue_bench.py --output bench/RESULTS.md $(QUEUE_ARGS)'
 
 wheel:  ## the addon's wheel, the OCA way (whool), from the last commit: dist/odoo_addon_crm_mail_sync-*.whl
 	bash scripts/wheel.sh dist

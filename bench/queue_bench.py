@@ -41,6 +41,7 @@ from run import (  # noqa: E402
     peak_rss_mb,
     prepare_database,
     seed,
+    write_section,
 )
 
 from mailsync.testing.dovecot import DovecotServer  # noqa: E402
@@ -201,7 +202,7 @@ def main():
     report = render(args, results, loads)
     print(report)
     if args.output:
-        write_section(args.output, report)
+        write_section(args.output, report, BEGIN, END)
 
 
 def render(args, results, loads):
@@ -257,19 +258,6 @@ def render(args, results, loads):
         END,
     ]
     return "\n".join(lines)
-
-
-def write_section(path, section):
-    with open(path, encoding="utf-8") as file:
-        text = file.read()
-    if BEGIN in text and END in text:
-        head, _sep, rest = text.partition(BEGIN)
-        _old, _sep, tail = rest.partition(END)
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    with open(path, "w", encoding="utf-8") as file:
-        file.write(text)
 
 
 if __name__ == "__main__":

@@ -129,6 +129,25 @@ def seed(server, login, messages, folder="INBOX"):
 
 
 # -- Odoo ------------------------------------------------------------------
+def write_section(path, section, begin, end):
+    """Replaces the part of ``path`` (bench/RESULTS.md) between the markers
+    ``begin`` and ``end`` (HTML comments, included in ``section``) with
+    ``section``, keeping the rest of the file; appends it when the markers
+    are not there yet (creates the file if need be)."""
+    text = ""
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    if begin in text and end in text:
+        head, _sep, rest = text.partition(begin)
+        _old, _sep, tail = rest.partition(end)
+        text = head + section + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(text)
+
+
 def add_odoo_arguments(parser):
     """The options every bench that starts Odoo takes: ``--odoo-src``,
     ``--addons-link`` and the PostgreSQL server (``--db-host``, ``--db-port``,

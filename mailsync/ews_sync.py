@@ -362,8 +362,9 @@ def _short_tls(text):
 
 def connect(settings):
     """An exchangelib :class:`~exchangelib.Account` for ``settings``
-    (delegate access, FailFast, one connection). Autodiscover (no
-    ``ews_url``) asks the network here; otherwise nothing is sent yet.
+    (delegate access, FailFast, one connection, ``settings.timeout`` seconds
+    per request). Autodiscover (no ``ews_url``) asks the network here;
+    otherwise nothing is sent yet.
 
     :raises EwsAutodiscoverFailed, EwsAuthenticationFailed, HostUnreachable...:
         the typed errors of the module
@@ -387,12 +388,13 @@ def connect(settings):
     if settings.ews_url:
         _forget_stale_protocol(config)
     try:
-        if settings.ews_url:
-            return Account(settings.email, config=config, autodiscover=False, access_type=DELEGATE)
-        account = Account(settings.email, config=config, autodiscover=True, access_type=DELEGATE)
+        account = Account(settings.email, config=config, autodiscover=not settings.ews_url, access_type=DELEGATE)
     except Exception as exc:  # noqa: BLE001 - everything exchangelib raises becomes a typed error
         raise errors.convert(exc) from None
-    if settings.cafile:  # the company CA signs the server Autodiscover named as well
+    # exchangelib's requests wait BaseProtocol.TIMEOUT (120 s) unless the
+    # protocol says otherwise; it reads the attribute from the instance.
+    account.protocol.TIMEOUT = settings.timeout
+    if settings.cafile and not settings.ews_url:  # the company CA signs the server Autodiscover named as well
         trust_ca(account.protocol.service_endpoint, settings.cafile)
     return account
 

@@ -24,6 +24,7 @@ from . import crm_mail_interaction as crm_mail_interaction
 from . import crm_mail_interaction_forward as crm_mail_interaction_forward
 from . import crm_lead as crm_lead
 from . import mail_message as mail_message
+from . import crm_team as crm_team
 from . import ir_rule as ir_rule
 from . import crm_mail_prospects as crm_mail_prospects
 from . import crm_mail_interaction_block as crm_mail_interaction_block

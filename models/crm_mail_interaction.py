@@ -1,5 +1,5 @@
 from collections import defaultdict
-from functools import partial
+from functools import cache, partial
 
 import psycopg2
 from markupsafe import Markup
@@ -184,47 +184,30 @@ class CrmMailInteraction(models.Model):
         by one user's mailboxes (the usual case), or shared with everyone, is
         decided on its own row; only an email several colleagues share looks
         at its sharers (``crm_mail_interaction_share``). The reader's
-        teammates are read once per query and given as a constant: planning
-        the query costs about what it costs without the addon. Ordinary chatter,
+        teammates are read here, once per rule domain (``ir.rule`` caches it
+        per user and companies; models/crm_team.py clears that cache when a
+        membership or a team's archiving changes), and given to the query as
+        a constant: a read of messages costs no extra query and planning it
+        costs about what it costs without the addon. Ordinary chatter,
         Discuss and ``mail.message`` searches cost what they cost without the
         addon (bench/chatter.py measures it): ``('crm_mail_interaction_id',
         'any', _sharing_domain)`` cost every read of any message about twice,
-        PostgreSQL planning the ORM's nested subqueries each time (issue 13).
+        PostgreSQL planning the ORM's nested subqueries each time, and reading
+        the teammates once per query cost every read two more queries
+        (issue 13).
         """
         sharing = self._sharing_domain(user, company_ids)
         companies = sorted(company_ids or [])
         everyone = "everyone" if not user.share else "nobody"
+        teammates = self.env["crm.mail.interaction.share"]._teammate_ids(user)
 
-        def to_sql(model, alias, query):
+        @cache
+        def clause(alias):
             # The SQL of _sharing_domain, written by hand: ORM-built subqueries
             # (joins, nested "any") cost more to plan than the read they guard.
             # test_security_boundary and test_interaction_log check both agree.
-            # The ORM cannot tell which columns this SQL reads: flush them
-            # (a sharing changed on the email is recomputed onto its messages).
-            # The query's environment, not this method's: rule domains are
-            # cached across requests (and their cursors).
-            env = model.env
-            model.flush_model(
-                ["crm_mail_interaction_id", "crm_mail_owner_id", "crm_mail_sharing", "crm_mail_company_id"]
-            )
-            env["crm.mail.interaction.share"].flush_model(["interaction_id", "owner_id", "sharing"])
-            env["crm.team.member"].flush_model(["user_id", "crm_team_id", "active"])
-            env["crm.team"].flush_model(["active"])
+            # Built once per table alias: everything else in it is a constant.
             column = partial(SQL.identifier, alias)
-            # The reader's teammates, once per query (a constant to the planner).
-            teammates = [
-                row[0]
-                for row in env.execute_query(
-                    SQL(
-                        """SELECT DISTINCT owner.user_id
-                             FROM crm_team_member owner
-                             JOIN crm_team team ON team.id = owner.crm_team_id AND team.active
-                             JOIN crm_team_member me ON me.crm_team_id = team.id AND me.active AND me.user_id = %s
-                            WHERE owner.active""",
-                        user.id,
-                    )
-                )
-            ]
             return SQL(
                 """(%(email)s IS NULL OR (
                     (%(company)s IS NULL OR %(company)s = ANY(%(companies)s))
@@ -245,6 +228,17 @@ class CrmMailInteraction(models.Model):
                 uid=user.id,
                 everyone=everyone,
             )
+
+        def to_sql(model, alias, query):
+            # The ORM cannot tell which columns this SQL reads: flush them
+            # (a sharing changed on the email is recomputed onto its messages).
+            # The query's environment, not this method's: rule domains are
+            # cached across requests (and their cursors).
+            model.flush_model(
+                ["crm_mail_interaction_id", "crm_mail_owner_id", "crm_mail_sharing", "crm_mail_company_id"]
+            )
+            model.env["crm.mail.interaction.share"].flush_model(["interaction_id", "owner_id", "sharing"])
+            return clause(alias)
 
         def predicate(message):
             email = message.sudo().crm_mail_interaction_id

@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 from ..mailsync import matching
 from .crm_mail_provider import SHARING_READER_SELECTION
@@ -64,6 +65,31 @@ class CrmMailInteractionShare(models.Model):
             ("sharing", "=", "team"),
             ("owner_id.crm_team_member_ids", "any", teammates),
         ]
+
+    @api.model
+    def _teammate_ids(self, user):
+        """The users ``user`` sees the team-shared email of, as the team part
+        of ``_visible_domain`` decides it (list of ``res.users`` ids,
+        ``user`` included when they have an active membership of an active
+        team): one query. ``mail.message``'s record rule holds them as a
+        constant, cached with the rule for the user
+        (``crm.mail.interaction._message_visible_domain``); a change of a
+        membership (user, team, archived) or of a team's archiving clears
+        that cache (models/crm_team.py)."""
+        self.env["crm.team.member"].flush_model(["user_id", "crm_team_id", "active"])
+        self.env["crm.team"].flush_model(["active"])
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT DISTINCT owner.user_id
+                     FROM crm_team_member owner
+                     JOIN crm_team team ON team.id = owner.crm_team_id AND team.active
+                     JOIN crm_team_member me ON me.crm_team_id = team.id AND me.active AND me.user_id = %s
+                    WHERE owner.active
+                    ORDER BY owner.user_id""",
+                user.id,
+            )
+        )
+        return [row[0] for row in rows]
 
     def unlink(self):
         """The emails left without a sharer go too (with their chatter

@@ -439,6 +439,31 @@ class TestSharingIsExact(InteractionCase):
         self.assert_hidden(self.tina, logged)
         self.assert_hidden(self.tina, logged, active_test=False)
 
+    def test_team_changes_apply_to_a_chatter_already_read(self):
+        """The reader's teammates are cached with mail.message's record rule:
+        a membership archived or created, a team archived, applies at the
+        next read all the same."""
+        logged = self.log(self.sam_box, "Team A pricing")
+        entries = self.chatter(self.customer).filtered(lambda message: message.crm_mail_interaction_id == logged)
+        self.assertTrue(entries)
+        self.assertEqual(self.chatter(self.customer, self.tina) & entries, entries)
+        self.assertFalse(self.chatter(self.customer, self.otto) & entries)
+        membership = self.env["crm.team.member"].search(
+            [("user_id", "=", self.tina.id), ("crm_team_id", "=", self.team_a.id)]
+        )
+        membership.active = False
+        self.assertFalse(self.chatter(self.customer, self.tina) & entries)
+        membership.active = True
+        self.assertEqual(self.chatter(self.customer, self.tina) & entries, entries)
+        # A new teammate reads it at once.
+        self.env["crm.team.member"].create({"user_id": self.otto.id, "crm_team_id": self.team_a.id})
+        self.assertEqual(self.chatter(self.customer, self.otto) & entries, entries)
+        # An archived team shares nothing any more.
+        self.team_a.action_archive()
+        for user in (self.tina, self.otto):
+            self.assertFalse(self.chatter(self.customer, user) & entries)
+        self.assertEqual(self.chatter(self.customer, self.sam) & entries, entries)
+
     def test_secondary_addresses_follow_the_contacts_company(self):
         address = self.env["crm.mail.partner.email"].create(
             {"partner_id": self.a_contact.id, "email": "alma@home.example"}
@@ -546,6 +571,17 @@ class TestSharingIsExactOverRpc(HttpCase, InteractionCase):
         # Sam, of company A, still reads it there.
         self.authenticate("sam", "sam")
         self.assertIn("Company A secret price", json.dumps(self.thread_messages(self.customer)))
+
+    def test_a_team_member_who_leaves_stops_reading_at_once(self):
+        self.ingest(self.sam_box, raw_email("bea@customer.example", self.sam.email, subject="Team A secret price"))
+        self.authenticate("tina", "tina")
+        self.assertIn("Team A secret price", json.dumps(self.thread_messages(self.customer)))
+        self.env["crm.team.member"].search(
+            [("user_id", "=", self.tina.id), ("crm_team_id", "=", self.team_a.id)]
+        ).active = False
+        self.assertNotIn("Team A secret price", json.dumps(self.thread_messages(self.customer)))
+        found = self.search_read([("model", "=", "res.partner"), ("res_id", "=", self.customer.id)])
+        self.assertNotIn("Team A secret price", json.dumps(found))
 
     def test_a_former_team_member_reads_nothing_through_mail_routes(self):
         self.ingest(self.sam_box, raw_email("bea@customer.example", self.sam.email, subject="Team A secret price"))

@@ -47,6 +47,7 @@ import os
 import ssl
 import tempfile
 import threading
+import time
 from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
@@ -173,6 +174,7 @@ class EwsServer(HttpServerContext):
         self.hostnames = tuple(hostnames)
         self.mail = EwsMail()
         self.calls = []  # (operation, user) in arrival order
+        self.stall = 0.0  # seconds each EWS answer waits before it is sent (a server too slow to answer)
         self.autodiscover_requests = []
         self.port = 0
         self.certs = None
@@ -576,6 +578,8 @@ def _handler_class(owner):
                 self._send(200, owner.get_user_settings(user, body))
                 return
             status, answer = owner.answer(user, body)
+            if owner.stall:
+                time.sleep(owner.stall)
             self._send(status, answer)
 
         def do_GET(self):

@@ -235,6 +235,15 @@ def test_nothing_listening():
         check(config)
 
 
+def test_a_server_slower_than_the_timeout_is_a_timeout_after_that_time(exchange):
+    assert check(settings(exchange, timeout=1))  # the session is set up: the next request is the one that waits
+    exchange.stall = 4
+    started = time.monotonic()
+    with pytest.raises(errors.ConnectionTimeout):
+        check(settings(exchange, timeout=1))
+    assert time.monotonic() - started < 3, "the mailbox's timeout, not exchangelib's 120 s"
+
+
 def test_settings_hide_the_password():
     config = ews_sync.EwsSettings(email=ALICE[0], username=ALICE_LOGIN, password="s3cret", ews_url="https://x/EWS")
     assert "s3cret" not in repr(config)
