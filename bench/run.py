@@ -309,7 +309,7 @@ def phase_r(args):
         elapsed = timed_after_commit(cr, lambda: account._cron_sync(budget_seconds=10**6))
         return {
             "seconds": elapsed,
-            "stored": count(cr, "SELECT count(*) FROM crm_mail_interaction WHERE account_id = %s", [account.id]),
+            "stored": count(cr, "SELECT count(*) FROM crm_mail_interaction_share WHERE account_id = %s", [account.id]),
             "skipped": count(cr, "SELECT count(*) FROM crm_mail_skipped_message WHERE account_id = %s", [account.id]),
         }
 

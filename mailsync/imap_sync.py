@@ -10,6 +10,9 @@ yields them as :class:`Batch` objects: the header blocks of up to
 persist once the batch is handled. Bodies are fetched only on demand, for
 the messages that matter, a few at a time (:meth:`Batch.iter_bodies`,
 ``BODY.PEEK[]``): the caller holds a few bodies at once, never a batch's.
+:meth:`Batch.read_ahead` downloads and parses the next chunk of bodies on a
+background thread while the caller handles the current one
+(:mod:`mailsync.read_ahead`).
 
 The exactly-once contract: the caller logs a batch and stores its ``state``
 in the same database transaction. A crash before that commit re-delivers
@@ -45,6 +48,7 @@ from imapclient.response_parser import parse_response
 from .errors import ConnectionLost, FolderUnavailable, MailboxRefused
 from .imap import PROTOCOL, Folder, _server_text, _translate
 from .polling import DEFAULT_WORKERS, poll_each
+from .read_ahead import ReadAhead
 from .refusals import imap_refusal, is_microsoft
 
 DEFAULT_WINDOW_DAYS = 30
@@ -349,6 +353,19 @@ class Batch:
         """``{uid: raw message}`` for ``uids`` of this batch; never sets \\Seen.
         Holds them all at once: prefer :meth:`iter_bodies`."""
         return dict(self.iter_bodies(uids))
+
+    def read_ahead(self, chunks, read=None, max_bytes=None):
+        """The bodies of ``chunks`` (``[(uids, size in bytes)]``) of this batch,
+        each downloaded (:meth:`fetch_bodies`) and read (``read(raw)``, e.g.
+        :func:`mailsync.message.parse_message`) on a background thread one
+        chunk ahead of the caller: a :class:`mailsync.read_ahead.ReadAhead`,
+        to use as a context manager. Inside the block the connection belongs
+        to that thread: the caller takes chunks and does not use this
+        batch's :class:`MailboxSync` (nor resume :meth:`MailboxSync.batches`)
+        until the block is left. A dropped connection is
+        :class:`~mailsync.errors.ConnectionLost`, raised where the chunk is
+        taken."""
+        return ReadAhead(self.fetch_bodies, chunks, read=read, max_bytes=max_bytes)
 
 
 class MailboxSync:

@@ -12,7 +12,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, config
 
 from ..mailsync import errors as engine_errors
-from ..mailsync import imap, imap_sync, message
+from ..mailsync import exclusions, imap, imap_sync, message
 from ..mailsync.imap_sync import (
     DEFAULT_WINDOW_DAYS,
     SENT,
@@ -23,6 +23,7 @@ from ..mailsync.imap_sync import (
     sent_folder_candidates,
 )
 from ..mailsync.polling import poll_each
+from ..mailsync.read_ahead import ReadAhead
 from ..tools.messages import describe
 from .crm_mail_interaction import LoggedConcurrently
 from .crm_mail_secret_mixin import EncryptionKeyError
@@ -45,6 +46,15 @@ RECONNECTS = 3  # a dropped connection is resumed within the run, unless it drop
 POLL_BATCH = 32  # mailboxes claimed and idle-polled together
 SKIP_REASON_MAX = 500
 CONCURRENT_RETRIES = 3  # a batch is read again when another worker logged one of its messages meanwhile
+
+
+def _read_body(raw, max_attachment_bytes, exclude_calendar):
+    """A downloaded message as it is logged: its parsed content, or None for
+    a calendar invitation not to log (issue 17). Runs on the read-ahead
+    thread (see ``_read_bodies_ahead``): plain values only, no ORM."""
+    if exclude_calendar and exclusions.is_calendar_invitation(raw):
+        return None
+    return message.parse_message(raw, max_attachment_bytes=max_attachment_bytes)
 
 
 class LeaseLost(Exception):
@@ -600,11 +610,12 @@ class CrmMailAccountSync(models.Model):
         fresh = self._exclude_by_rules(fresh)  # issue 17: bulk, auto-replies, invitations (crm_mail_prospects.py)
         scope = self._matching_scope()
         max_message = self._size_limit("crm_mail_sync.max_message_mb", DEFAULT_MAX_MESSAGE_MB)
-        logged = Interaction.browse()
-        chunk, chunk_bytes = [], 0
         matches = Interaction._match(self, fresh, scope=scope)
         # issue 17: contacts by policy, New Senders
         matches += self._after_match(batch, uidvalidity, fresh, matches, scope)
+        # The plan, in the order of the matches: messages logged from their
+        # headers alone, and chunks of messages whose bodies are downloaded.
+        steps, chunk, chunk_bytes = [], [], 0
         for record, headers, partners, leads in matches:
             content = None
             if headers.identity in in_company:
@@ -613,36 +624,68 @@ class CrmMailAccountSync(models.Model):
             elif record.size > max_message:
                 content = self._oversized_content(headers, record.size, max_message)
             if content is not None:
-                logged |= self._log_isolated(
-                    batch.folder, uidvalidity, [(record, content, partners, leads)], role=batch.role, scope=scope
-                )[0]
+                steps.append((None, [(record, content, partners, leads)]))
                 continue
             chunk.append((record, headers, partners, leads))
             chunk_bytes += record.size
             if len(chunk) >= BODY_CHUNK_MESSAGES or chunk_bytes >= BODY_CHUNK_BYTES:
-                logged |= self._log_chunk(batch, uidvalidity, chunk, scope)
+                steps.append((chunk, None))
                 chunk, chunk_bytes = [], 0
-        return logged | self._log_chunk(batch, uidvalidity, chunk, scope)
+        if chunk:
+            steps.append((chunk, None))
+        logged = Interaction.browse()
+        # While a chunk is logged here, the next one is downloaded and parsed
+        # by the engine (issue 14); the thread is gone when the block is left.
+        with self._read_bodies_ahead(batch, [chunk for chunk, _items in steps if chunk]) as bodies:
+            for chunk, items in steps:
+                if chunk:
+                    logged |= self._log_chunk(batch, uidvalidity, chunk, scope, bodies=bodies.take())
+                else:
+                    logged |= self._log_isolated(batch.folder, uidvalidity, items, role=batch.role, scope=scope)[0]
+        return logged
 
-    def _log_chunk(self, batch, uidvalidity, chunk, scope=None):
-        """Download, parse and log ``chunk`` (``[(record, headers, partner ids,
-        lead ids)]``); only this chunk's bodies are held in memory."""
+    def _read_bodies_ahead(self, batch, chunks):
+        """A ``mailsync.read_ahead.ReadAhead`` of the bodies of ``chunks``
+        (``[[(record, headers, partner ids, lead ids)]]``) of ``batch``, each
+        downloaded and parsed one chunk ahead of the logging: on the reader's
+        thread for a batch that offers it (``read_ahead``: IMAP), else here,
+        a chunk when it is taken. The chunk being logged and the one read
+        ahead hold at most :data:`BODY_CHUNK_BYTES` together (a larger chunk
+        is downloaded alone, when its turn comes).
+
+        What runs on the other thread reads nothing from Odoo: the limits are
+        read here."""
+        read = functools.partial(
+            _read_body,
+            max_attachment_bytes=self._size_limit("crm_mail_sync.max_attachment_mb", DEFAULT_MAX_ATTACHMENT_MB),
+            exclude_calendar=bool(self.exclude_calendar),
+        )
+        plan = [
+            ([record.uid for record, *_rest in chunk], sum(record.size for record, *_rest in chunk)) for chunk in chunks
+        ]
+        if hasattr(batch, "read_ahead"):
+            return batch.read_ahead(plan, read=read, max_bytes=BODY_CHUNK_BYTES)
+        return ReadAhead(batch.fetch_bodies, plan, read=read, background=False)
+
+    def _log_chunk(self, batch, uidvalidity, chunk, scope=None, bodies=None):
+        """Log ``chunk`` (``[(record, headers, partner ids, lead ids)]``) from
+        ``bodies``, its ``mailsync.read_ahead.ChunkBodies`` (None: downloaded
+        and parsed now). A message gone from the server, or a calendar
+        invitation (issue 17), is left out; one that could not be read is
+        recorded as skipped."""
         if not chunk:
             return self.env["crm.mail.interaction"]
-        bodies = batch.fetch_bodies([record.uid for record, *_rest in chunk])
-        limit = self._size_limit("crm_mail_sync.max_attachment_mb", DEFAULT_MAX_ATTACHMENT_MB)
+        if bodies is None:
+            with self._read_bodies_ahead(batch, [chunk]) as reader:
+                bodies = reader.take()
         items = []
         for record, headers, partners, leads in chunk:
-            raw = bodies.pop(record.uid, None)
-            if raw is None or self._excluded_whole(raw):  # gone from the server; an invitation (issue 17)
+            if record.uid in bodies.failed:
+                self._skip(batch.folder, uidvalidity, record, bodies.failed.pop(record.uid), headers)
                 continue
-            try:
-                content = message.parse_message(raw, max_attachment_bytes=limit)
-            except Exception as error:  # noqa: BLE001 - the parser promises not to; never block the mailbox on it
-                self._skip(batch.folder, uidvalidity, record, error, headers)
-                continue
-            raw = None  # the parsed content is what is logged: the raw bytes can go now
-            items.append((record, content, partners, leads))
+            content = bodies.read.pop(record.uid, None)
+            if content is not None:
+                items.append((record, content, partners, leads))
         del bodies
         return self._log_isolated(batch.folder, uidvalidity, items, role=batch.role, scope=scope)[0]
 

@@ -1,11 +1,13 @@
 """New prospects and what gets logged (issue 17): exclusion defaults per
 mailbox, the contact creation policy, New Senders and the per-user blocklist.
 
-The sync core calls three hooks of this file from ``_ingest`` and
-``_log_chunk`` (models/crm_mail_account_sync.py): :meth:`_exclude_by_rules`
-(header rules, before matching), :meth:`_after_match` (contacts by policy,
-then New Senders, from the headers already fetched: no extra round trip) and
-:meth:`_excluded_whole` (calendar invitations, once a body is downloaded).
+The sync core calls two hooks of this file from ``_ingest``
+(models/crm_mail_account_sync.py): :meth:`_exclude_by_rules` (header rules,
+before matching) and :meth:`_after_match` (contacts by policy, then New
+Senders, from the headers already fetched: no extra round trip). Calendar
+invitations are left out once a body is downloaded: by the sync's
+``_read_body`` on the read-ahead thread (``exclude_calendar`` read
+beforehand, no ORM there), by :meth:`_excluded_whole` elsewhere.
 """
 
 import dataclasses

@@ -2,6 +2,8 @@
 is, dropped connections, huge messages, cron time limits and lost leases.
 Real Dovecot; the cron's commits are savepoints (see test_mailbox_sync)."""
 
+import contextlib
+import threading
 import time
 from types import SimpleNamespace
 from unittest.mock import patch
@@ -12,13 +14,15 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.crm_mail_sync.mailsync import errors as engine_errors
-from odoo.addons.crm_mail_sync.mailsync.imap_sync import MailboxSync
+from odoo.addons.crm_mail_sync.mailsync import message as message_module
+from odoo.addons.crm_mail_sync.mailsync.imap_sync import Batch, MailboxSync
+from odoo.addons.crm_mail_sync.mailsync.read_ahead import THREAD_NAME
 from odoo.addons.crm_mail_sync.mailsync.testing import ALICE, BOB
 from odoo.addons.crm_mail_sync.mailsync.testing.dovecot import DovecotServer
 from odoo.addons.crm_mail_sync.mailsync.testing.proxy import CuttingProxy
 from odoo.addons.crm_mail_sync.models import crm_mail_account_sync as sync_module
 
-from .common import MailSyncCase, Transactions
+from .common import Killed, MailSyncCase, Transactions
 from .mail_samples import raw_email
 
 CUSTOMER = "bea@customer.example"
@@ -268,6 +272,120 @@ class TestSyncResilience(MailSyncCase):
         self.assertEqual((self.box.state, self.box.sync_failures), ("connected", 0))
         self.assertEqual(sorted(self.logged().mapped("subject")), [f"Mail {n}" for n in range(7)])
         self.assertEqual(self.box.sync_progress, 100.0)
+
+    # -- bodies read ahead (issue 14) ----------------------------------------
+    def read_ahead_threads(self):
+        return [thread for thread in threading.enumerate() if thread.name.startswith(THREAD_NAME)]
+
+    def test_the_next_chunk_is_downloaded_while_one_is_logged_and_only_the_cron_logs(self):
+        self.deliver(*[raw_email(CUSTOMER, ALICE[0], subject=f"Mail {n}") for n in range(12)])
+        Interaction = type(self.env["crm.mail.interaction"])
+        original_log, original_fetch = Interaction._log, Batch.fetch_bodies
+        downloads, logs = [], []
+        second_downloaded = threading.Event()
+
+        def fetching(batch, uids):
+            bodies = original_fetch(batch, uids)
+            downloads.append((len(uids), threading.current_thread().name))
+            if len(downloads) == 2:
+                second_downloaded.set()
+            return bodies
+
+        def logging(model, account, items, **kwargs):
+            logs.append((len(items), threading.current_thread()))
+            if len(logs) == 1:
+                # Without read-ahead the second chunk would wait for this log to end.
+                self.assertTrue(second_downloaded.wait(10), "the next chunk is downloaded during the log")
+            return original_log(model, account, items, **kwargs)
+
+        with (
+            patch.object(Batch, "fetch_bodies", fetching),
+            patch.object(Interaction, "_log", logging),
+            patch.object(sync_module, "BODY_CHUNK_MESSAGES", 5),
+        ):
+            self.run_cron()
+        self.assertEqual(sorted(self.logged().mapped("subject")), sorted(f"Mail {n}" for n in range(12)))
+        self.assertEqual([size for size, _thread in downloads], [5, 5, 2])
+        self.assertTrue(all(name.startswith(THREAD_NAME) for _size, name in downloads))
+        self.assertEqual(
+            logs, [(5, threading.current_thread()), (5, threading.current_thread()), (2, threading.current_thread())]
+        )
+        self.assertFalse(self.read_ahead_threads(), "no thread outlives the sync")
+
+    def test_a_worker_killed_while_a_chunk_is_read_ahead_logs_every_message_exactly_once(self):
+        self.deliver(*[raw_email(CUSTOMER, ALICE[0], subject=f"Mail {n}") for n in range(10)])
+        Interaction = type(self.env["crm.mail.interaction"])
+        original_log = Interaction._log
+        calls = []
+
+        def dying_log(model, account, items, **kwargs):
+            calls.append(len(items))
+            if len(calls) == 3:  # the first chunk of the second batch; its second chunk is read ahead
+                original_log(model, account, items[:1], **kwargs)
+                raise Killed()
+            return original_log(model, account, items, **kwargs)
+
+        with (
+            patch.object(sync_module, "BATCH_SIZE", 4),
+            patch.object(sync_module, "BODY_CHUNK_MESSAGES", 2),
+            patch.object(Interaction, "_log", dying_log),
+            contextlib.suppress(Killed),
+        ):
+            self.run_cron()
+        self.assertEqual(calls, [2, 2, 2], "the worker died in the second batch")
+        self.assertFalse(self.read_ahead_threads(), "the read-ahead stopped with the worker")
+        self.transactions.rollback()  # what the dead worker had not committed is gone
+        self.assertEqual(len(self.logged()), 4, "the first batch was committed")
+
+        self.box.sudo().sync_lease_until = False
+        with patch.object(sync_module, "BATCH_SIZE", 4), patch.object(sync_module, "BODY_CHUNK_MESSAGES", 2):
+            self.run_cron()
+        self.assertEqual(sorted(self.logged().mapped("subject")), sorted(f"Mail {n}" for n in range(10)))
+        self.assertEqual((self.box.state, self.box.messages_logged), ("connected", 10))
+
+    def test_a_connection_dropped_during_a_read_ahead_is_resumed_within_the_same_run(self):
+        self.deliver(*[raw_email(CUSTOMER, ALICE[0], subject=f"Mail {n}") for n in range(7)])
+        original = MailboxSync._iter_bodies
+        calls = []
+
+        def dropping(sync, name, uids, chunk):
+            calls.append(threading.current_thread().name)
+            if len(calls) == 2:  # the second chunk, read ahead while the first is logged
+                raise engine_errors.ConnectionLost("IMAP", "127.0.0.1", 143, detail="socket error: EOF")
+            return original(sync, name, uids, chunk)
+
+        with (
+            patch.object(MailboxSync, "_iter_bodies", dropping),
+            patch.object(sync_module, "BODY_CHUNK_MESSAGES", 3),
+            self.assertNoLogs("odoo.addons.crm_mail_sync", "WARNING"),
+        ):
+            self.run_cron()
+        self.assertTrue(calls[1].startswith(THREAD_NAME))
+        self.assertEqual((self.box.state, self.box.sync_failures), ("connected", 0))
+        self.assertEqual(sorted(self.logged().mapped("subject")), [f"Mail {n}" for n in range(7)])
+        self.assertFalse(self.read_ahead_threads())
+
+    def test_a_message_the_parser_fails_on_while_read_ahead_is_listed_and_costs_only_itself(self):
+        self.deliver(*[raw_email(CUSTOMER, ALICE[0], subject=f"Mail {n}") for n in range(3)])
+        self.deliver(raw_email(CUSTOMER, ALICE[0], subject="Parser bug", message_id="<parser-bug@x>"))
+        original = message_module.parse_message
+
+        def failing(raw, **kwargs):
+            if b"Subject: Parser bug" in raw:
+                raise RecursionError("maximum recursion depth exceeded")
+            return original(raw, **kwargs)
+
+        with (
+            patch.object(message_module, "parse_message", failing),
+            patch.object(sync_module, "BODY_CHUNK_MESSAGES", 2),
+            mute_logger("odoo.addons.crm_mail_sync.models.crm_mail_account_sync"),
+        ):
+            self.run_cron()
+        self.assertEqual(sorted(self.logged().mapped("subject")), ["Mail 0", "Mail 1", "Mail 2"])
+        skipped = self.box.skipped_message_ids
+        self.assertEqual((skipped.subject, skipped.message_id), ("Parser bug", "<parser-bug@x>"))
+        self.assertIn("RecursionError", skipped.reason)
+        self.assertEqual(self.box.state, "connected")
 
     def test_a_connection_that_keeps_dropping_says_so_and_is_no_sign_in_failure(self):
         self.deliver(raw_email(CUSTOMER, ALICE[0], subject="Hello"))
