@@ -99,7 +99,9 @@ def phase_queue(args):
             elapsed = time.perf_counter() - started
         finally:
             engine_queue.QueueReader.move_pending = move
-        cr.execute("SELECT count(*) FROM crm_mail_interaction WHERE account_id = %s", [box.id])
+        cr.execute(
+            "SELECT count(DISTINCT interaction_id) FROM crm_mail_interaction_share WHERE account_id = %s", [box.id]
+        )
         logged = cr.fetchone()[0]
         box.invalidate_recordset()
         state, error = box.state, box.last_error or ""

@@ -182,8 +182,12 @@ def workers_report(cr, logins, expected, results):
     """Exactly-once proof of a multi-worker run: ``expected`` is ``{login:
     set of Message-IDs}`` (the generated messages the sync must log)."""
     cr.execute(
-        """SELECT a.email, i.message_id, count(*) OVER (PARTITION BY i.owner_key, i.message_key)
-             FROM crm_mail_interaction i JOIN crm_mail_account a ON a.id = i.account_id
+        # One row per email and mailbox that shares it (its sharers, issue 13):
+        # the same email twice for one mailbox would be two rows here.
+        """SELECT a.email, i.message_id, count(*) OVER (PARTITION BY s.account_id, i.message_key)
+             FROM crm_mail_interaction i
+             JOIN crm_mail_interaction_share s ON s.interaction_id = i.id
+             JOIN crm_mail_account a ON a.id = s.account_id
             WHERE a.email = ANY(%s)""",
         [logins],
     )
