@@ -159,6 +159,34 @@ class TestAttackSurface(HttpCase, AttackCase):
             response = self.url_open(f"/crm_mail_sync/oauth/google/start?account_id={self.otto_box.id}")
         self.assertEqual(response.status_code, 403)
 
+    def test_a_logged_emails_addresses_and_block_button_over_rpc(self):
+        """The stored addresses and the remote-content flag of a logged email
+        are not written by its reader, nor read by another company's user,
+        who may not block its sender either."""
+        sams, _fetched = self.ingest(self.sam_box, raw_email("bea@customer.example", self.sam.email))
+        before = sams.read(["addresses", "has_remote_content"])
+        self.authenticate("sam", "sam")
+        for values in ({"addresses": {"from": [["Eve", "eve@evil.example"]]}}, {"has_remote_content": True}):
+            with (
+                self.subTest(values=values),
+                self.assertRaisesRegex(JsonRpcException, "AccessError"),
+                mute_logger("odoo.http"),
+            ):
+                self.call_kw("crm.mail.interaction", "write", [sams.ids, values])
+        self.authenticate("bella", "bella")
+        for method, args in (
+            ("read", [sams.ids, ["addresses", "can_block_sender"]]),
+            ("action_block_sender", [sams.ids]),
+        ):
+            with (
+                self.subTest(method=method),
+                self.assertRaisesRegex(JsonRpcException, "AccessError"),
+                mute_logger("odoo.http"),
+            ):
+                self.call_kw("crm.mail.interaction", method, args)
+        self.assertEqual(sams.read(["addresses", "has_remote_content"]), before)
+        self.assertFalse(self.env["crm.mail.blocked.sender"].sudo().search([]))
+
     # -- wizards: their creator's alone ----------------------------------------
     def test_a_colleagues_wizard_is_neither_read_nor_changed_nor_run(self):
         """Odoo 19 gives no implicit "own records" rule to wizards: Otto's
